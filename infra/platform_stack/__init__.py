@@ -1,0 +1,1 @@
+"""The shared platform stack: event store, event bus, network, projection database"""

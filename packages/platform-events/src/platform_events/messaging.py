@@ -1,0 +1,91 @@
+"""Envelope <-> SNS/SQS message: the JSON body plus ``event_type``/``aggregate_type`` attributes.
+
+Messages are FIFO: group id = ``stream_id`` (ordering per stream), deduplication id =
+``event_id``. Consumers accept both raw delivery (the body is the envelope) and SNS's wrapped form
+(the body is an SNS notification whose ``Message`` is the envelope).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any, Final
+
+from platform_events.envelope import EventEnvelope
+from platform_events.errors import MalformedEnvelope, MalformedMessage
+
+STRING: Final = "String"
+SNS_NOTIFICATION: Final = "Notification"
+
+
+class MessageAttr(StrEnum):
+    """Message attributes every event message carries, for subscription filter policies."""
+
+    EVENT_TYPE = "event_type"
+    AGGREGATE_TYPE = "aggregate_type"
+
+
+def message_attributes(envelope: EventEnvelope) -> dict[str, dict[str, str]]:
+    """SNS/SQS ``MessageAttributes`` for an envelope (same shape for both services)."""
+    return {
+        MessageAttr.EVENT_TYPE.value: {"DataType": STRING, "StringValue": envelope.event_type},
+        MessageAttr.AGGREGATE_TYPE.value: {
+            "DataType": STRING,
+            "StringValue": envelope.aggregate_type,
+        },
+    }
+
+
+def sns_batch_entry(envelope: EventEnvelope, entry_id: str) -> dict[str, Any]:
+    """One ``PublishBatchRequestEntries`` item for an SNS FIFO topic."""
+    return {
+        "Id": entry_id,
+        "Message": envelope.to_json(),
+        "MessageGroupId": envelope.stream_id,
+        "MessageDeduplicationId": str(envelope.event_id),
+        "MessageAttributes": message_attributes(envelope),
+    }
+
+
+def sqs_batch_entry(envelope: EventEnvelope, entry_id: str) -> dict[str, Any]:
+    """One ``SendMessageBatch`` entry for an SQS FIFO queue (used by replays)."""
+    return {
+        "Id": entry_id,
+        "MessageBody": envelope.to_json(),
+        "MessageGroupId": envelope.stream_id,
+        "MessageDeduplicationId": str(envelope.event_id),
+        "MessageAttributes": message_attributes(envelope),
+    }
+
+
+def decode_message_body(body: str | bytes) -> EventEnvelope:
+    """The envelope in an SQS message body, raw or wrapped in an SNS notification."""
+    try:
+        document = json.loads(body)
+    except (ValueError, TypeError) as error:
+        msg = f"message body is not JSON: {error}"
+        raise MalformedMessage(msg) from error
+    if not isinstance(document, dict):
+        msg = "message body is not a JSON object"
+        raise MalformedMessage(msg)
+    if document.get("Type") == SNS_NOTIFICATION and "Message" in document:
+        inner = document["Message"]
+        if not isinstance(inner, str):
+            msg = "SNS notification's Message is not a string"
+            raise MalformedMessage(msg)
+        return decode_message_body(inner)
+    try:
+        return EventEnvelope.from_dict(document)
+    except MalformedEnvelope as error:
+        raise MalformedMessage(str(error)) from error
+
+
+def decode_sqs_record(record: Mapping[str, Any]) -> EventEnvelope:
+    """The envelope in an SQS message: a Lambda event record (``body``) or a boto3 ``Message``
+    (``Body``)."""
+    body = record.get("body", record.get("Body"))
+    if not isinstance(body, str):
+        msg = "SQS record has no string body"
+        raise MalformedMessage(msg)
+    return decode_message_body(body)

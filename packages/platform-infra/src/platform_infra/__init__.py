@@ -1,0 +1,1 @@
+"""Shared Pulumi kit: naming, tags, the Lambda function component and packaging."""

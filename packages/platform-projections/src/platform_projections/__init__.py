@@ -1,0 +1,1 @@
+"""Projection runtime: SQS batches to ordered, idempotent applies with gap repair."""

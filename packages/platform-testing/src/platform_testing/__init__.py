@@ -1,0 +1,1 @@
+"""Test support shared by every member (loaded as a pytest plugin through an entry point)."""

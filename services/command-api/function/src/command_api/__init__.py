@@ -1,0 +1,1 @@
+"""Write side: HTTP commands to events in the DynamoDB event store"""

@@ -1,0 +1,1 @@
+"""Read model: current balance per account, in Postgres"""

@@ -1,0 +1,1 @@
+"""Read side: HTTP queries over the read models in Postgres"""

@@ -1,0 +1,1 @@
+"""DynamoDB Streams to the SNS FIFO event bus, as normalized envelopes"""

@@ -1,0 +1,1 @@
+"""Pulumi component and stack of stream-relay"""
