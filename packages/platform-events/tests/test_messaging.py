@@ -5,12 +5,16 @@ from typing import Any
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from platform_events import (
     EventEnvelope,
     MalformedMessage,
     decode_message_body,
+    decode_message_envelopes,
     decode_sqs_record,
+    decode_sqs_record_envelopes,
+    replay_page_body,
     sns_batch_entry,
     sqs_batch_entry,
 )
@@ -79,3 +83,29 @@ def test_malformed_messages_raise_malformed_message(body: str) -> None:
 def test_a_record_without_a_body_is_malformed() -> None:
     with pytest.raises(MalformedMessage, match="body"):
         decode_sqs_record({"messageId": "1"})
+
+
+@given(st.lists(envelopes(), max_size=5))
+def test_a_replay_page_decodes_to_its_envelopes_in_order(page: list[EventEnvelope]) -> None:
+    assert decode_sqs_record_envelopes({"body": replay_page_body(page)}) == page
+
+
+@given(envelopes())
+def test_a_single_event_message_decodes_to_a_list_of_one(envelope: EventEnvelope) -> None:
+    body = sns_batch_entry(envelope, "0")["Message"]
+    assert decode_message_envelopes(body) == [envelope]
+    assert decode_message_envelopes(sns_wrapped(envelope)) == [envelope]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"replayed_events": "x"}',
+        '{"replayed_events": [1]}',
+        '{"replayed_events": ["{}"]}',
+        "nope",
+    ],
+)
+def test_malformed_replay_pages_raise_malformed_message(body: str) -> None:
+    with pytest.raises(MalformedMessage):
+        decode_message_envelopes(body)

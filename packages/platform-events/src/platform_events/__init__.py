@@ -17,8 +17,11 @@ from platform_events.errors import (
 from platform_events.messaging import (
     MessageAttr,
     decode_message_body,
+    decode_message_envelopes,
     decode_sqs_record,
+    decode_sqs_record_envelopes,
     message_attributes,
+    replay_page_body,
     sns_batch_entry,
     sqs_batch_entry,
 )
@@ -46,12 +49,15 @@ __all__ = [
     "UnknownEventType",
     "UpcastError",
     "decode_message_body",
+    "decode_message_envelopes",
     "decode_sqs_record",
+    "decode_sqs_record_envelopes",
     "default_registry",
     "format_timestamp",
     "message_attributes",
     "register_event",
     "register_upcaster",
+    "replay_page_body",
     "sns_batch_entry",
     "sqs_batch_entry",
 ]

@@ -53,6 +53,7 @@ def to_item(envelope: EventEnvelope, registry: EventRegistry | None = None) -> d
             envelope.aggregate_type, replay_shard_of(envelope.stream_id)
         ),
         Attr.REPLAY_SORT: replay_sort_key(envelope.stream_id, envelope.version),
+        Attr.ENVELOPE: envelope.to_json(),
     }
     if envelope.causation_id is not None:
         item[Attr.CAUSATION_ID] = envelope.causation_id

@@ -32,6 +32,9 @@ class Attr(StrEnum):
     METADATA = "metadata"
     REPLAY_SHARD = "replay_shard"
     REPLAY_SORT = "replay_sort"
+    ENVELOPE = "envelope"
+    """The envelope's canonical JSON text. The typed attributes are the source of truth; this copy
+    lets the replay state machine (JSONPath only, no code) send events without DynamoDB JSON."""
     # idempotency records (see ItemKind.IDEMPOTENCY)
     REQUEST_HASH = "request_hash"
     RESPONSE = "response"

@@ -8,7 +8,7 @@ Messages are FIFO: group id = ``stream_id`` (ordering per stream), deduplication
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any, Final
 
@@ -17,6 +17,9 @@ from platform_events.errors import MalformedEnvelope, MalformedMessage
 
 STRING: Final = "String"
 SNS_NOTIFICATION: Final = "Notification"
+REPLAYED_EVENTS: Final = "replayed_events"
+"""Key of a replay page: ``{"replayed_events": ["<envelope JSON>", ...]}``, one message per page of
+the event store, so that a replay of N events costs N/page-size state transitions."""
 
 
 class MessageAttr(StrEnum):
@@ -84,8 +87,45 @@ def decode_message_body(body: str | bytes) -> EventEnvelope:
 def decode_sqs_record(record: Mapping[str, Any]) -> EventEnvelope:
     """The envelope in an SQS message: a Lambda event record (``body``) or a boto3 ``Message``
     (``Body``)."""
+    return decode_message_body(_body(record))
+
+
+def replay_page_body(envelopes: Iterable[EventEnvelope]) -> str:
+    """The body of a replay page message (what the replay state machine sends)."""
+    return json.dumps({REPLAYED_EVENTS: [envelope.to_json() for envelope in envelopes]})
+
+
+def decode_message_envelopes(body: str | bytes) -> list[EventEnvelope]:
+    """Every envelope in a message body: one for an event message (raw or SNS-wrapped), all of
+    them, in order, for a replay page."""
+    try:
+        document = json.loads(body)
+    except (ValueError, TypeError) as error:
+        msg = f"message body is not JSON: {error}"
+        raise MalformedMessage(msg) from error
+    if isinstance(document, dict) and set(document) == {REPLAYED_EVENTS}:
+        texts = document[REPLAYED_EVENTS]
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            msg = f"{REPLAYED_EVENTS} is not a list of envelope JSON texts"
+            raise MalformedMessage(msg)
+        envelopes = []
+        for text in texts:
+            try:
+                envelopes.append(EventEnvelope.from_json(text))
+            except MalformedEnvelope as error:
+                raise MalformedMessage(str(error)) from error
+        return envelopes
+    return [decode_message_body(body)]
+
+
+def decode_sqs_record_envelopes(record: Mapping[str, Any]) -> list[EventEnvelope]:
+    """Every envelope in an SQS message (see :func:`decode_message_envelopes`)."""
+    return decode_message_envelopes(_body(record))
+
+
+def _body(record: Mapping[str, Any]) -> str:
     body = record.get("body", record.get("Body"))
     if not isinstance(body, str):
         msg = "SQS record has no string body"
         raise MalformedMessage(msg)
-    return decode_message_body(body)
+    return body
