@@ -61,12 +61,42 @@ def to_item(envelope: EventEnvelope, registry: EventRegistry | None = None) -> d
 
 
 def from_item(item: Mapping[str, Any], registry: EventRegistry | None = None) -> EventEnvelope:
-    """Decode an event-store item (Python values, numbers as ``Decimal``) into an envelope."""
+    """Decode an event-store item (Python values, numbers as ``Decimal``) into an envelope.
+
+    Items carry the envelope's canonical JSON text, which is decoded as written (checked against
+    the key attributes); items without it are decoded from their typed attributes, through the
+    registry's payload models where the type is registered.
+    """
     registry = registry or default_registry
     kind = item.get(Attr.ITEM_KIND)
     if kind != ItemKind.EVENT:
         msg = f"item is not an event (item_kind={kind!r})"
         raise MalformedItem(msg)
+    text = item.get(Attr.ENVELOPE)
+    if text is not None:
+        return _from_canonical_text(item, text)
+    return _from_typed_attributes(item, registry)
+
+
+def _from_canonical_text(item: Mapping[str, Any], text: object) -> EventEnvelope:
+    # The producer's exact JSON: no registry needed, and numbers are as written (DynamoDB would
+    # have normalized "12.50" to 12.5 in the typed payload map).
+    if not isinstance(text, str):
+        msg = f"attribute {Attr.ENVELOPE.value!r} is not a string"
+        raise MalformedItem(msg)
+    try:
+        envelope = EventEnvelope.from_json(text)
+    except EventsError as error:
+        raise MalformedItem(str(error)) from error
+    if envelope.key != (_str(item, Attr.STREAM_ID), _int(item, Attr.VERSION)) or str(
+        envelope.event_id
+    ) != item.get(Attr.EVENT_ID):
+        msg = "the item's envelope text disagrees with its key attributes"
+        raise MalformedItem(msg)
+    return envelope
+
+
+def _from_typed_attributes(item: Mapping[str, Any], registry: EventRegistry) -> EventEnvelope:
     try:
         event_type = _str(item, Attr.EVENT_TYPE)
         schema_version = _int(item, Attr.SCHEMA_VERSION)
