@@ -47,13 +47,14 @@ def test_events_reach_a_filtered_fifo_queue_as_contract_envelopes_in_version_ord
 
 
 def test_the_filter_policy_keeps_other_aggregates_off_the_projection_queue(
-    event_store, bus, relay, lambda_context, account_history
+    event_store, bus, relay, lambda_context, account_history, emitted_metrics
 ):
     account = account_history(deposits=1)
     parcel = account_history(deposits=0)[0].model_copy(
         update={"event_type": "ParcelShipped", "aggregate_type": "Parcel", "payload": {}}
     )
     event_store.append(*account, parcel)
+    emitted_metrics()
 
     response = lambda_handler(
         {"Records": event_store.stream_records()}, lambda_context, relay=relay
@@ -61,6 +62,11 @@ def test_the_filter_policy_keeps_other_aggregates_off_the_projection_queue(
 
     assert response == {"batchItemFailures": []}
     assert bus.drain() == account
+    metrics = emitted_metrics()
+    assert metrics["EventsPublished"] == 3
+    # No package registers ParcelShipped: relayed, but loudly (a missing domain import would
+    # otherwise turn "10.00" into 10 on the bus without anyone noticing).
+    assert metrics["EventsOfUnregisteredType"] == 1
 
 
 def test_records_out_of_version_order_are_published_in_version_order(
