@@ -10,10 +10,6 @@ from typing import TYPE_CHECKING, Final
 import boto3
 from botocore.config import Config
 
-# Importing the domain's payload models registers them: the relay decodes each payload through
-# its model, which is what turns DynamoDB Numbers back into the contract's decimal strings
-# ("10.00", not 10). A new domain package is added here.
-import account_events  # noqa: F401
 from platform_events import EventRegistry, default_registry
 from stream_relay.relay import EventPublisher, RelayOutcome, relay_records
 from stream_relay.settings import RelaySettings
@@ -33,7 +29,12 @@ SNS_CLIENT_CONFIG: Final = Config(
 
 @dataclass(frozen=True, slots=True)
 class Relay:
-    """The relay with its collaborators: what the Lambda handler (and a local runner) calls."""
+    """The relay with its collaborators: what the Lambda handler (and a local runner) calls.
+
+    Domain-neutral: event items carry their envelope's canonical text, which decodes exactly
+    without payload models, so the relay imports no domain package. The registry only matters
+    for items written without that text, whose payloads are then decoded through it.
+    """
 
     publisher: EventPublisher
     registry: EventRegistry = default_registry

@@ -36,7 +36,6 @@ def observe(outcome: RelayOutcome) -> None:
         ("RecordsMalformed", len(outcome.malformed)),
         ("EventsUnpublished", len(outcome.unpublished)),
         ("RecordsRedelivered", outcome.redelivered),
-        ("EventsOfUnregisteredType", len(outcome.unregistered)),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     for skipped in outcome.skipped:
@@ -59,11 +58,6 @@ def observe(outcome: RelayOutcome) -> None:
                 "version": unpublished.envelope.version,
                 "reason": unpublished.reason,
             },
-        )
-    for envelope in outcome.unregistered:
-        logger.warning(
-            "event type not registered: payload relayed without its model",
-            extra={"event_type": envelope.event_type, "schema_version": envelope.schema_version},
         )
     if outcome.retry_from is not None:
         logger.warning(

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 from uuid import UUID
 
-from platform_events import EventEnvelope, EventRegistry, EventsError, NotAnEvent, default_registry
+from platform_events import EventEnvelope, EventRegistry, EventsError, NotAnEvent
 from platform_events.dynamodb import decode_stream_record
 
 BATCH_ITEM_FAILURES: Final = "batchItemFailures"
@@ -110,10 +110,6 @@ class RelayOutcome:
     deferred: tuple[RecordRef, ...]
     """Events after a poison record, left for the redelivery that follows it."""
     retry_from: RecordRef | None
-    unregistered: tuple[EventEnvelope, ...] = ()
-    """Events whose type the registry does not know: their payloads were decoded without a
-    model (integral numbers come out as JSON numbers), which usually means the relay is missing
-    a domain package."""
 
     @property
     def redelivered(self) -> int:
@@ -137,7 +133,6 @@ def relay_records(
     registry: EventRegistry | None = None,
 ) -> RelayOutcome:
     """Publish the events in a stream batch and say where Lambda must resume."""
-    registry = registry or default_registry
     skipped: list[Skipped] = []
     malformed: list[Malformed] = []
     events: list[tuple[RecordRef, EventEnvelope]] = []
@@ -186,11 +181,6 @@ def relay_records(
         unpublished=tuple(sorted(unpublished, key=lambda u: u.record.position)),
         deferred=deferred,
         retry_from=retry_from,
-        unregistered=tuple(
-            envelope
-            for _, envelope in to_publish
-            if not registry.is_registered(envelope.event_type, envelope.schema_version)
-        ),
     )
 
 
