@@ -1,0 +1,235 @@
+"""Explicit, versioned, repeatable schema migrations for a projection, run at deploy as the owner.
+
+``migrate`` (one transaction; Postgres DDL is transactional, SQLite's too with our BEGIN):
+
+1. takes an advisory lock, so two deploys cannot migrate one schema at once;
+2. creates the schema (Postgres) or checks it is ATTACHed (SQLite);
+3. applies the runtime's own pending migrations (track ``runtime``: the positions table), then
+   the projection's (track ``projection``), recording each in ``schema_migrations``;
+4. checks that the database now matches the projection's declared tables (drift fails the
+   deploy instead of the first batch);
+5. on Postgres, creates the roles if missing and grants: the writer may read and change only the
+   projection's tables (no DDL: it owns nothing), readers may only SELECT them.
+
+Running it again applies nothing and re-grants: it is safe to run on every deploy. Migrations
+are never edited once released; a change appends a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import Connection, Engine, Table, insert, inspect, literal, select, text
+from sqlalchemy.schema import CreateSchema
+
+from platform_projections.positions import runtime_tables
+from platform_projections.projection import Projection
+
+QUERY_READER: Final = "query_reader"
+"""The read-only role the query side logs in as."""
+RUNTIME_TRACK: Final = "runtime"
+PROJECTION_TRACK: Final = "projection"
+WRITER_PRIVILEGES: Final = "SELECT, INSERT, UPDATE, DELETE"
+
+
+class MigrationError(Exception):
+    """The schema cannot be brought to what this code expects."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema change. ``apply(connection, schema)`` runs inside the migration transaction;
+    Core DDL on the projection's tables already targets the physical ``schema`` (the connection
+    translates it), raw SQL must name ``schema`` itself."""
+
+    version: int
+    name: str
+    apply: Callable[[Connection, str], None]
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Who may do what in the projection's schema (Postgres only)."""
+
+    writer: str
+    readers: tuple[str, ...] = (QUERY_READER,)
+    writer_password: str | None = field(default=None, repr=False)
+    """Set when logins use passwords (RDS Proxy with a Secrets Manager secret per user)."""
+
+
+@dataclass(frozen=True)
+class MigrationReport:
+    schema: str
+    applied: tuple[str, ...]
+    """``track:version name`` of every migration applied by this run (empty when up to date)."""
+
+
+def runtime_migrations(projection: Projection[Any]) -> tuple[Migration, ...]:
+    """The runtime's own tables in a projection's schema, versioned like the projection's."""
+    tables = runtime_tables(projection.schema)
+
+    def create_positions(connection: Connection, _schema: str) -> None:
+        tables.positions.create(connection)
+
+    return (Migration(1, "stream positions", create_positions),)
+
+
+def migrate(
+    engine: Engine,
+    projection: Projection[Any],
+    migrations: Sequence[Migration],
+    *,
+    schema: str | None = None,
+    roles: Roles | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> MigrationReport:
+    """Bring ``schema`` (default: the projection's name) up to date; see the module docstring.
+
+    ``roles`` defaults to the projection's writer role and ``query_reader``.
+    """
+    physical = schema or projection.schema
+    _check_sequence(migrations)
+    roles = roles or Roles(writer=projection.writer_role)
+    tables = runtime_tables(projection.schema)
+    applied: list[str] = []
+    with engine.connect() as raw:
+        connection = raw.execution_options(schema_translate_map={projection.schema: physical})
+        with connection.begin():
+            postgres = connection.dialect.name == "postgresql"
+            if postgres:
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                    {"key": f"migrate:{physical}"},
+                )
+                connection.execute(CreateSchema(physical, if_not_exists=True))
+            else:
+                _require_attached(connection, physical)
+            tables.migrations.create(connection, checkfirst=True)
+            for track, steps in (
+                (RUNTIME_TRACK, runtime_migrations(projection)),
+                (PROJECTION_TRACK, migrations),
+            ):
+                done = set(
+                    connection.scalars(
+                        select(tables.migrations.c.version).where(
+                            tables.migrations.c.track == track
+                        )
+                    )
+                )
+                unknown = done - {step.version for step in steps}
+                if unknown:
+                    msg = f"{physical} has {track} migrations {sorted(unknown)} this code lacks"
+                    raise MigrationError(msg)
+                for step in steps:
+                    if step.version in done:
+                        continue
+                    step.apply(connection, physical)
+                    connection.execute(
+                        insert(tables.migrations).values(
+                            track=track, version=step.version, name=step.name, applied_at=clock()
+                        )
+                    )
+                    applied.append(f"{track}:{step.version} {step.name}")
+            drift = schema_drift(connection, projection, physical)
+            if drift:
+                raise MigrationError(f"{physical} does not match the code: " + "; ".join(drift))
+            if postgres:
+                _grant(connection, projection, physical, roles)
+    return MigrationReport(physical, tuple(applied))
+
+
+def managed_tables(projection: Projection[Any]) -> list[Table]:
+    """The tables a projection's writer changes: its read model and its positions."""
+    return [*projection.metadata.sorted_tables, runtime_tables(projection.schema).positions]
+
+
+def schema_drift(connection: Connection, projection: Projection[Any], schema: str) -> list[str]:
+    """Differences between the declared tables and the database (empty when they agree)."""
+    inspector = inspect(connection)
+    dialect = connection.dialect
+    problems: list[str] = []
+    for table in managed_tables(projection):
+        where = f"{schema}.{table.name}"
+        if not inspector.has_table(table.name, schema=schema):
+            problems.append(f"{where} is missing")
+            continue
+        found = {c["name"]: c for c in inspector.get_columns(table.name, schema=schema)}
+        declared = {c.name: c for c in table.columns}
+        for name in sorted(declared.keys() ^ found.keys()):
+            problems.append(f"{where}.{name} is {'missing' if name in declared else 'extra'}")
+        for name in sorted(declared.keys() & found.keys()):
+            want = declared[name].type.compile(dialect=dialect)
+            have = found[name]["type"].compile(dialect=dialect)
+            if want != have:
+                problems.append(f"{where}.{name} is {have}, declared {want}")
+            if bool(found[name]["nullable"]) != bool(declared[name].nullable):
+                problems.append(f"{where}.{name} nullability differs")
+        primary = inspector.get_pk_constraint(table.name, schema=schema)["constrained_columns"]
+        if list(primary) != [c.name for c in table.primary_key.columns]:
+            problems.append(f"{where} primary key is {primary}")
+        indexes = {
+            i["name"]: list(i["column_names"])
+            for i in inspector.get_indexes(table.name, schema=schema)
+        }
+        for index in table.indexes:
+            columns = [c.name for c in index.columns]
+            if indexes.get(str(index.name)) != columns:
+                problems.append(f"{where} lacks index {index.name} on {columns}")
+    return problems
+
+
+def _require_attached(connection: Connection, schema: str) -> None:
+    attached = {row[1] for row in connection.exec_driver_sql("PRAGMA database_list")}
+    if schema not in attached:
+        msg = f"SQLite has no database ATTACHed as {schema!r} (attached: {sorted(attached)})"
+        raise MigrationError(msg)
+
+
+def _check_sequence(migrations: Iterable[Migration]) -> None:
+    versions = [m.version for m in migrations]
+    if versions != list(range(1, len(versions) + 1)):
+        msg = f"migration versions must be 1, 2, 3, ... in order; got {versions}"
+        raise MigrationError(msg)
+
+
+def _grant(connection: Connection, projection: Projection[Any], schema: str, roles: Roles) -> None:
+    quote = connection.dialect.identifier_preparer.quote
+    writer = quote(roles.writer)
+    readers = [quote(reader) for reader in roles.readers]
+    for role in (writer, *readers):
+        _ensure_login_role(connection, role)
+    if roles.writer_password is not None:
+        password = literal(roles.writer_password).compile(
+            dialect=connection.dialect, compile_kwargs={"literal_binds": True}
+        )
+        connection.exec_driver_sql(f"ALTER ROLE {writer} PASSWORD {password}")
+    on_rds = connection.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam'"))
+    if on_rds:
+        # RDS: lets these roles log in with IAM auth tokens (directly or through RDS Proxy).
+        for role in (writer, *readers):
+            connection.exec_driver_sql(f"GRANT rds_iam TO {role}")
+    qschema = quote(schema)
+    statements = [
+        f"REVOKE ALL ON SCHEMA {qschema} FROM PUBLIC",
+        f"REVOKE ALL ON ALL TABLES IN SCHEMA {qschema} FROM PUBLIC",
+        f"GRANT USAGE ON SCHEMA {qschema} TO {', '.join([writer, *readers])}",
+    ]
+    for table in managed_tables(projection):
+        name = f"{qschema}.{quote(table.name)}"
+        statements.append(f"GRANT {WRITER_PRIVILEGES} ON {name} TO {writer}")
+        statements.extend(f"GRANT SELECT ON {name} TO {reader}" for reader in readers)
+    for statement in statements:
+        connection.exec_driver_sql(statement)
+
+
+def _ensure_login_role(connection: Connection, quoted_role: str) -> None:
+    # Roles are cluster-wide: another database (or a concurrent deploy) may have made it first.
+    connection.exec_driver_sql(
+        "DO $$ BEGIN "
+        f"CREATE ROLE {quoted_role} LOGIN; "
+        "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; "
+        "END $$"
+    )

@@ -1,0 +1,60 @@
+"""A state store for the common shape "one row per stream": the state is a dataclass whose fields
+are the table's columns, loaded with one ``SELECT ... WHERE key IN (...)`` and written with one
+``INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE version < excluded.version``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from platform_sql import upsert
+from sqlalchemy import Connection, Table, select
+
+from platform_projections.projection import StateStore
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+R = TypeVar("R", bound="DataclassInstance")
+
+
+class RowPerStream(StateStore[R]):
+    """Stores each stream's state as one row of ``table``, keyed by the stream id."""
+
+    def __init__(
+        self, table: Table, row_type: type[R], *, key: str, version: str = "version"
+    ) -> None:
+        self._fields = tuple(f.name for f in dataclasses.fields(row_type))
+        columns = {c.name for c in table.columns}
+        if set(self._fields) != columns:
+            msg = f"{row_type.__name__} fields {sorted(self._fields)} != {table} {sorted(columns)}"
+            raise ValueError(msg)
+        if key not in columns or version not in columns:
+            msg = f"{table} needs columns {key!r} and {version!r}"
+            raise ValueError(msg)
+        self.table = table
+        self._row_type = row_type
+        self._key = key
+        self._version = version
+
+    def load(self, connection: Connection, stream_ids: Sequence[str]) -> Mapping[str, R]:
+        key = self.table.c[self._key]
+        rows = connection.execute(select(self.table).where(key.in_(list(stream_ids))))
+        return {getattr(row, self._key): self._row_type(**dict(row._mapping)) for row in rows}
+
+    def save(self, connection: Connection, states: Mapping[str, R]) -> None:
+        version = self.table.c[self._version]
+        rows = [self._row(state) for _, state in sorted(states.items())]
+        # The runtime already serializes a stream's writers; the guard keeps a stale writer (an
+        # old Lambda still running after a timeout) from ever moving a row backwards.
+        upsert(
+            connection,
+            self.table,
+            rows,
+            key=[self._key],
+            where=lambda excluded: version < excluded[self._version],
+        )
+
+    def _row(self, state: R) -> dict[str, Any]:
+        return {name: getattr(state, name) for name in self._fields}

@@ -1,0 +1,210 @@
+"""A small projection ("ledger": deposits per account) to exercise the runtime on both databases.
+
+It handles AccountOpened and MoneyDeposited only, so withdrawals and closures reach it as gaps it
+must step over; a deposit with reference "boom" makes its apply function raise (an apply bug),
+and a CHECK constraint rejects totals of a million or more (a row the database refuses).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from platform_projections import (
+    Event,
+    InMemoryEventStore,
+    Migration,
+    Projection,
+    RowPerStream,
+    migrate,
+    on,
+)
+from platform_sql import DatabaseConfig, Money, create_database_engine
+from sqlalchemy import BigInteger, CheckConstraint, Column, Engine, Integer, MetaData, Table, Text
+from sqlalchemy.engine import URL
+
+import account_events  # noqa: F401 - registers the event types
+from account_events import AccountClosed, AccountOpened, MoneyDeposited, MoneyWithdrawn
+from platform_events import EventEnvelope, default_registry, sqs_batch_entry
+
+START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+metadata = MetaData(schema="ledger")
+totals = Table(
+    "totals",
+    metadata,
+    Column("stream_id", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("deposits", Integer, nullable=False),
+    Column("total", Money, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    CheckConstraint("deposits < 1000", name="ck_totals_deposits"),
+)
+
+
+@dataclass(frozen=True)
+class Total:
+    stream_id: str
+    owner: str
+    deposits: int
+    total: Decimal
+    version: int
+
+
+class Boom(Exception):
+    pass
+
+
+def opened(state: Total | None, event: Event[AccountOpened]) -> Total:
+    return Total(event.stream_id, event.payload.owner, 0, Decimal("0.00"), event.version)
+
+
+def deposited(state: Total | None, event: Event[MoneyDeposited]) -> Total:
+    assert state is not None
+    if event.payload.reference == "boom":
+        raise Boom(f"cannot take {event.event_id}")
+    # "many" stands for a row the database refuses (the CHECK constraint), not the code.
+    deposits = 5000 if event.payload.reference == "many" else state.deposits + 1
+    return replace(
+        state,
+        deposits=deposits,
+        total=state.total + event.payload.amount,
+        version=event.version,
+    )
+
+
+LEDGER = Projection(
+    name="ledger",
+    metadata=metadata,
+    store=RowPerStream(totals, Total, key="stream_id"),
+    handlers=(on(AccountOpened, opened), on(MoneyDeposited, deposited)),
+)
+LEDGER_MIGRATIONS = (Migration(1, "totals", lambda connection, _schema: totals.create(connection)),)
+
+
+@pytest.fixture
+def ledger() -> Projection[Total]:
+    return LEDGER
+
+
+@pytest.fixture
+def ledger_migrations() -> tuple[Migration, ...]:
+    return LEDGER_MIGRATIONS
+
+
+@pytest.fixture
+def sqlite_engine() -> Iterator[Engine]:
+    engine = create_database_engine(DatabaseConfig(url="sqlite://", attach={"ledger": ":memory:"}))
+    migrate(engine, LEDGER, LEDGER_MIGRATIONS)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_engine(database_url: URL) -> Iterator[Engine]:
+    engine = create_database_engine(
+        DatabaseConfig(url=database_url.render_as_string(hide_password=False), pool_size=4)
+    )
+    migrate(engine, LEDGER, LEDGER_MIGRATIONS)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """The ledger, migrated, on each database."""
+    name = "sqlite_engine" if request.param == "sqlite" else "postgres_engine"
+    found: Engine = request.getfixturevalue(name)
+    return found
+
+
+@pytest.fixture
+def store() -> InMemoryEventStore:
+    return InMemoryEventStore()
+
+
+@pytest.fixture
+def history(store: InMemoryEventStore) -> Callable[..., list[EventEnvelope]]:
+    """``history("d10", "w5", "d1:boom", "c")``: a new account's events, appended to the store.
+
+    d = deposit, w = withdrawal, c = close; ``:ref`` sets the reference.
+    """
+
+    def make(*steps: str, owner: str = "ann") -> list[EventEnvelope]:
+        stream_id = str(uuid.uuid4())
+        payloads: list[Any] = [AccountOpened(owner=owner, currency="EUR")]
+        for step in steps:
+            kind, _, reference = step.partition(":")
+            amount = Decimal(kind[1:] or "0")
+            if kind[0] == "d":
+                payloads.append(MoneyDeposited(amount=amount, reference=reference or None))
+            elif kind[0] == "w":
+                payloads.append(MoneyWithdrawn(amount=amount, reference=reference or None))
+            else:
+                payloads.append(AccountClosed())
+        events = [
+            default_registry.envelope(
+                payload,
+                stream_id=stream_id,
+                version=version,
+                occurred_at=START + timedelta(seconds=version),
+                correlation_id=f"corr-{stream_id}",
+            )
+            for version, payload in enumerate(payloads, start=1)
+        ]
+        for event in events:
+            store.append(event)
+        return events
+
+    return make
+
+
+@pytest.fixture
+def record() -> Callable[..., dict[str, Any]]:
+    """An SQS record in Lambda's event shape, raw delivery or wrapped by SNS."""
+
+    def make(
+        envelope: EventEnvelope, *, sns: bool = False, message_id: str | None = None
+    ) -> dict[str, Any]:
+        entry = sqs_batch_entry(envelope, "0")
+        body = entry["MessageBody"]
+        if sns:
+            body = json.dumps(
+                {"Type": "Notification", "MessageId": str(uuid.uuid4()), "Message": body}
+            )
+        return {
+            "messageId": message_id or str(uuid.uuid4()),
+            "receiptHandle": "handle",
+            "body": body,
+            "attributes": {
+                "MessageGroupId": entry["MessageGroupId"],
+                "MessageDeduplicationId": entry["MessageDeduplicationId"],
+                "ApproximateReceiveCount": "1",
+            },
+            "messageAttributes": {},
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:ledger-live.fifo",
+            "awsRegion": "eu-west-1",
+        }
+
+    return make
+
+
+@pytest.fixture
+def garbage() -> Callable[[str], dict[str, Any]]:
+    """A record whose body is not an envelope, in message group ``group``."""
+
+    def make(group: str) -> dict[str, Any]:
+        return {
+            "messageId": f"garbage-{uuid.uuid4()}",
+            "body": '{"not": "an envelope"}',
+            "attributes": {"MessageGroupId": group},
+        }
+
+    return make
