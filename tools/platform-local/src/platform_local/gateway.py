@@ -1,0 +1,221 @@
+"""An HTTP gateway on 127.0.0.1 that turns requests into API Gateway HTTP API events.
+
+Requests become payload format 2.0 events (what API Gateway sends the command and query
+functions); the functions' responses become HTTP responses. A few local routes (health, OpenAPI
+documents, Swagger UI, status) are answered by the runner itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Final
+from urllib.parse import parse_qsl, urlsplit
+
+from platform_local.pollers import Handler, invoke
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES: Final = 10 * 1024 * 1024
+"""API Gateway's own payload limit; the functions apply the contract's tighter limits."""
+TEXT_TYPES: Final = ("application/json", "text/", "application/problem+json", "application/xml")
+
+
+@dataclass(frozen=True, slots=True)
+class LocalResponse:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: Mapping[str, str] | None = None
+
+
+LocalRoute = Callable[[str, str, Mapping[str, str], bytes], LocalResponse | None]
+"""(method, path, query parameters, body) -> a response, or None when the route does not apply."""
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionRoute:
+    """Requests whose method is in ``methods`` and path starts with ``prefix`` go to ``handler``."""
+
+    function_name: str
+    methods: frozenset[str]
+    prefix: str
+    handler: Handler
+
+    def matches(self, method: str, path: str) -> bool:
+        return method in self.methods and (
+            path == self.prefix or path.startswith(self.prefix + "/")
+        )
+
+
+def http_api_event(
+    *,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    source_ip: str,
+) -> dict[str, Any]:
+    """The API Gateway HTTP API (payload 2.0) event for one request."""
+    now = time.time()
+    lowered: dict[str, str] = {}
+    for name, value in headers.items():
+        key = name.lower()
+        lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
+    query: dict[str, str] = {}
+    for name, value in parse_qsl(raw_query, keep_blank_values=True):
+        query[name] = f"{query[name]},{value}" if name in query else value
+    content_type = lowered.get("content-type", "")
+    is_text = not body or any(content_type.startswith(t) for t in TEXT_TYPES) or not content_type
+    text: str | None = None
+    if is_text:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": raw_path,
+        "rawQueryString": raw_query,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": lowered.get("host", "localhost"),
+            "domainPrefix": "local",
+            "http": {
+                "method": method,
+                "path": raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": lowered.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "isBase64Encoded": text is None,
+    }
+    if query:
+        event["queryStringParameters"] = query
+    if body:
+        event["body"] = text if text is not None else base64.b64encode(body).decode()
+    if "cookie" in lowered:
+        event["cookies"] = [c.strip() for c in lowered["cookie"].split(";")]
+    return event
+
+
+class Gateway:
+    """Routes requests to local routes first, then to the functions."""
+
+    def __init__(self, functions: list[FunctionRoute], local_routes: list[LocalRoute]) -> None:
+        self.functions = functions
+        self.local_routes = local_routes
+
+    def server(self, host: str, port: int) -> ThreadingHTTPServer:
+        gateway = self
+
+        class RequestHandler(BaseHTTPRequestHandler):
+            server_version = "platform-local"
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return  # one line per request is logged by ``_handle`` instead
+
+            def __getattr__(self, name: str) -> Any:
+                # http.server looks up do_<METHOD>; every method goes through the gateway.
+                if name.startswith("do_"):
+                    return lambda: gateway.handle(self)
+                raise AttributeError(name)
+
+        server = ThreadingHTTPServer((host, port), RequestHandler)
+        server.daemon_threads = True
+        return server
+
+    def handle(self, request: BaseHTTPRequestHandler) -> None:
+        started = time.monotonic()
+        method = request.command
+        split = urlsplit(request.path)
+        length = int(request.headers.get("Content-Length") or 0)
+        if length > MAX_REQUEST_BYTES:
+            self._send(request, LocalResponse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b""))
+            request.close_connection = True
+            return
+        body = request.rfile.read(length) if length else b""
+        try:
+            response = self._dispatch(request, method, split.path, split.query, body)
+        except Exception:
+            log.exception("%s %s failed in the gateway", method, split.path)
+            response = LocalResponse(HTTPStatus.BAD_GATEWAY, b'{"message":"Internal Server Error"}')
+        self._send(request, response)
+        log.info(
+            "%s %s -> %d (%.0f ms)",
+            method,
+            request.path,
+            response.status,
+            (time.monotonic() - started) * 1000,
+        )
+
+    def _dispatch(
+        self, request: BaseHTTPRequestHandler, method: str, path: str, query: str, body: bytes
+    ) -> LocalResponse:
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        for route in self.local_routes:
+            answer = route(method, path, params, body)
+            if answer is not None:
+                return answer
+        for function in self.functions:
+            if function.matches(method, path):
+                event = http_api_event(
+                    method=method,
+                    raw_path=path,
+                    raw_query=query,
+                    headers=dict(request.headers.items()),
+                    body=body,
+                    source_ip=request.client_address[0],
+                )
+                return function_response(invoke(function.handler, event, function.function_name))
+        return LocalResponse(HTTPStatus.NOT_FOUND, b'{"message":"Not Found"}')
+
+    @staticmethod
+    def _send(request: BaseHTTPRequestHandler, response: LocalResponse) -> None:
+        request.send_response(response.status)
+        headers = {k.lower(): v for k, v in (response.headers or {}).items()}
+        headers.setdefault("content-type", response.content_type)
+        headers["content-length"] = str(len(response.body))
+        for name, value in headers.items():
+            request.send_header(name, value)
+        request.end_headers()
+        if request.command != "HEAD":
+            request.wfile.write(response.body)
+
+
+def function_response(result: object) -> LocalResponse:
+    """A function's HTTP API response (payload 2.0) -> what the gateway sends back."""
+    if not isinstance(result, Mapping) or "statusCode" not in result:
+        # API Gateway's own answer to a malformed integration response.
+        return LocalResponse(HTTPStatus.BAD_GATEWAY, b'{"message":"Internal Server Error"}')
+    body = result.get("body") or ""
+    raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+    headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers[str(name)] = ",".join(str(v) for v in values)
+    if result.get("cookies"):
+        headers["set-cookie"] = ",".join(result["cookies"])
+    content_type = headers.pop("Content-Type", headers.pop("content-type", "application/json"))
+    return LocalResponse(int(result["statusCode"]), raw, content_type, headers)
+
+
+def json_response(document: object, status: int = HTTPStatus.OK) -> LocalResponse:
+    return LocalResponse(status, json.dumps(document, indent=2).encode())
