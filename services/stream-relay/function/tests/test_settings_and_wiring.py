@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from stream_relay.bootstrap import relay_from_environment
 from stream_relay.handler import lambda_handler
-from stream_relay.settings import BUS_TOPIC_ARN_ENV, RelaySettings, SettingsError
+from stream_relay.settings import BUS_TOPIC_ARN_ENV, HANDLER, RelaySettings, SettingsError
 
 FIFO_ARN = "arn:aws:sns:eu-west-1:123456789012:event-bus.fifo"
 
@@ -47,3 +49,8 @@ def test_the_handler_builds_its_relay_once_from_the_environment(
 
     assert relay_from_environment() is container
     assert bus.drain() == first + second
+
+
+def test_the_handler_name_the_stack_deploys_is_the_handler():
+    module, _, function = HANDLER.rpartition(".")
+    assert getattr(importlib.import_module(module), function) is lambda_handler

@@ -1,1 +1,2 @@
-"""Pulumi component and stack of stream-relay"""
+"""Pulumi component and stack of stream-relay: ``StreamRelay`` (stream_relay.py), wired by
+``program.stream_relay_stack``."""

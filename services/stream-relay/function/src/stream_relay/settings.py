@@ -17,9 +17,13 @@ BUS_TOPIC_ARN_ENV: Final = "EVENT_BUS_TOPIC_ARN"
 
 SERVICE_NAME_ENV: Final = "POWERTOOLS_SERVICE_NAME"
 METRICS_NAMESPACE_ENV: Final = "POWERTOOLS_METRICS_NAMESPACE"
-LOG_LEVEL_ENV: Final = "POWERTOOLS_LOG_LEVEL"
 SERVICE_NAME: Final = "stream-relay"
 """The value the stack gives ``POWERTOOLS_SERVICE_NAME`` (the metrics' ``service`` dimension)."""
+
+MEMBER: Final = "stream-relay"
+"""The workspace member whose Lambda package the stack builds."""
+HANDLER: Final = "stream_relay.handler.lambda_handler"
+"""The Lambda handler, as the function's configuration names it."""
 
 _FIFO_TOPIC_ARN: Final = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,251}\.fifo$"
 
