@@ -1,8 +1,11 @@
 """The event bus adapter: envelopes -> SNS FIFO ``PublishBatch`` calls, 10 entries at most each.
 
 Per-stream order is what FIFO consumers rely on, so once an event of a stream fails, the later
-events of that stream are held back in this invocation rather than published ahead of it (the
-retry publishes them in order). Other streams carry on. A call that raises (throttling that
+events of that stream are held back from the following calls rather than published ahead of it
+(the retry publishes them in order). Other streams carry on. Within one call SNS answers for each
+entry separately and does not document whether it publishes an entry that follows a failed one
+of the same group; such an event may overtake its predecessor, which the contract's consumers
+tolerate (they fill gaps from the event store). A call that raises (throttling that
 outlived botocore's retries, a timeout, a network error) stops publishing altogether: whether
 any of its entries went out is unknown, the service is unwell, and everything not confirmed is
 retried anyway; re-sent entries are dropped by the topic's deduplication on ``event_id``.
