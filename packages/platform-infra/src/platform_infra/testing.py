@@ -439,9 +439,17 @@ class PulumiHarness:
         stack: str = "test",
         config: Mapping[str, str] | None = None,
         mocks: RecordingMocks | None = None,
+        organization: str = ORGANIZATION,
     ) -> RecordedStack:
         """See ``run_program``."""
-        recorded = run_program(program, project=project, stack=stack, config=config, mocks=mocks)
+        recorded = run_program(
+            program,
+            project=project,
+            stack=stack,
+            config=config,
+            mocks=mocks,
+            organization=organization,
+        )
         self._runs.append(recorded)
         return recorded
 
