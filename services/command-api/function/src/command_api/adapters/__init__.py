@@ -1,0 +1,1 @@
+"""Ports the command side depends on, and their AWS implementations."""

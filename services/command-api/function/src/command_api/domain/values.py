@@ -1,0 +1,61 @@
+"""The contract's value rules, written once: commands enforce them and request models reuse them."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Final
+
+OWNER_MAX_LENGTH: Final = 200
+REFERENCE_MAX_LENGTH: Final = 255
+MAX_AMOUNT: Final = Decimal("1000000000000")
+"""1e12, inclusive."""
+CENT: Final = Decimal("0.01")
+_CURRENCY: Final = re.compile(r"[A-Z]{3}")
+
+
+class InvalidValue(ValueError):
+    """A command field breaks a rule of the contract; ``field`` names it for the client."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def owner(value: str) -> str:
+    """The owner's name, trimmed: 1..200 characters."""
+    trimmed = value.strip()
+    if not trimmed:
+        raise InvalidValue("owner", "must not be empty or only whitespace")
+    if len(trimmed) > OWNER_MAX_LENGTH:
+        raise InvalidValue("owner", f"must be at most {OWNER_MAX_LENGTH} characters")
+    return trimmed
+
+
+def currency(value: str) -> str:
+    """An ISO 4217 code as the contract defines it: three upper-case ASCII letters."""
+    if not _CURRENCY.fullmatch(value):
+        raise InvalidValue("currency", "must be an ISO 4217 code (three upper-case letters)")
+    return value
+
+
+def amount(value: Decimal) -> Decimal:
+    """A positive amount of at most 1e12 with at most two decimal places, as ``Decimal("x.yy")``."""
+    if not value.is_finite():
+        raise InvalidValue("amount", "must be a finite number")
+    if value <= 0:
+        raise InvalidValue("amount", "must be greater than 0")
+    # Range before quantize: quantizing a huge exponent would exceed the decimal context.
+    if value > MAX_AMOUNT:
+        raise InvalidValue("amount", "must be at most 1000000000000")
+    if value != value.quantize(CENT):
+        raise InvalidValue("amount", "must have at most 2 decimal places")
+    return value.quantize(CENT)
+
+
+def reference(value: str | None) -> str | None:
+    """A free-text reference the client attaches to a movement (optional)."""
+    if value is not None and len(value) > REFERENCE_MAX_LENGTH:
+        raise InvalidValue("reference", f"must be at most {REFERENCE_MAX_LENGTH} characters")
+    return value

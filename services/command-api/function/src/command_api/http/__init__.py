@@ -1,0 +1,1 @@
+"""The HTTP face of the command side: routes, request parsing, problem+json answers."""
