@@ -1,0 +1,305 @@
+"""Fixtures: the balances read model on a real Postgres (or SQLite), and the query API over it.
+
+The read model's table is created here from a small definition that follows docs/conventions.md
+(``balances.accounts``). It belongs to the balances projection: once its migration is importable
+without importing that service, ``read_model`` should run the migration instead.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pytest
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from platform_sql import DatabaseConfig, Money, UtcDateTime, create_database_engine
+from query_api.api import build_app
+from query_api.cursors import CursorSigner
+from query_api.database import query_engine
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.engine import URL
+
+SIGNING_KEY = b"k" * 32
+T0 = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
+
+# ------------------------------------------------------------------------------ read model DDL
+# docs/conventions.md, "Read models (SQL)": the projection's migration will own this.
+metadata = MetaData(schema="balances")
+accounts_table = Table(
+    "accounts",
+    metadata,
+    Column("account_id", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("balance", Money(), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+Index("accounts_owner_keyset", accounts_table.c.owner, accounts_table.c.account_id)
+Index("accounts_status_keyset", accounts_table.c.status, accounts_table.c.account_id)
+Index(
+    "accounts_owner_status_keyset",
+    accounts_table.c.owner,
+    accounts_table.c.status,
+    accounts_table.c.account_id,
+)
+
+
+def create_read_model(engine: Engine) -> None:
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("CREATE SCHEMA balances"))
+        metadata.create_all(connection)
+
+
+# ------------------------------------------------------------------------------ rows
+@dataclass
+class ReadModel:
+    """The balances read model as a projection would write it (through its own connection)."""
+
+    engine: Engine
+
+    def put(
+        self,
+        account_id: str | None = None,
+        *,
+        owner: str = "Ada",
+        currency: str = "EUR",
+        balance: Decimal | str = "0.00",
+        status: str = "open",
+        version: int = 1,
+        updated_at: datetime = T0,
+    ) -> dict[str, Any]:
+        row = {
+            "account_id": account_id or str(uuid.uuid4()),
+            "owner": owner,
+            "currency": currency,
+            "balance": Decimal(balance),
+            "status": status,
+            "version": version,
+            "updated_at": updated_at,
+        }
+        with self.engine.begin() as connection:
+            connection.execute(
+                accounts_table.delete().where(accounts_table.c.account_id == row["account_id"])
+            )
+            connection.execute(accounts_table.insert().values(row))
+        return row
+
+    def put_many(self, count: int, **values: Any) -> list[dict[str, Any]]:
+        return [
+            self.put(updated_at=T0 + timedelta(seconds=index), **values) for index in range(count)
+        ]
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Every route test runs on both databases the query code meets: Postgres (AWS) and SQLite
+    with ``balances`` ATTACHed (the local runner). A module may override it to pin one."""
+    return str(request.param)
+
+
+@pytest.fixture
+def database_config(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> DatabaseConfig:
+    """How the query side reaches the read model, as its settings would say it."""
+    if backend == "sqlite":
+        return DatabaseConfig(
+            url=f"sqlite:///{tmp_path / 'main.db'}",
+            attach={"balances": str(tmp_path / "balances.db")},
+        )
+    url: URL = request.getfixturevalue("database_url")
+    return DatabaseConfig(url=url.render_as_string(hide_password=False))
+
+
+@pytest.fixture
+def admin_engine(database_config: DatabaseConfig) -> Iterator[Engine]:
+    """The migration owner's and the projection's connection: DDL and writes."""
+    engine = create_database_engine(database_config)
+    create_read_model(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def read_model(admin_engine: Engine) -> ReadModel:
+    return ReadModel(admin_engine)
+
+
+@pytest.fixture
+def engine(admin_engine: Engine, database_config: DatabaseConfig) -> Iterator[Engine]:
+    """The query side's own engine (read-only), as the composition root builds it."""
+    engine = query_engine(database_config)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def cursors() -> CursorSigner:
+    return CursorSigner(SIGNING_KEY)
+
+
+@pytest.fixture
+def app(engine: Engine, cursors: CursorSigner) -> APIGatewayHttpResolver:
+    return build_app(engine, cursors)
+
+
+# ------------------------------------------------------------------------------ HTTP
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "")
+
+    @property
+    def problem(self) -> dict[str, Any]:
+        """The problem document, checked against the contract's shape."""
+        assert self.content_type == "application/problem+json", self
+        document = self.json
+        assert set(document) == {"type", "title", "status", "detail", "code"}, document
+        assert document["status"] == self.status
+        assert document["type"] == f"urn:cqrs-platform:problem:{document['code']}"
+        return dict(document)
+
+
+@dataclass
+class LambdaContextStub:
+    function_name: str = "query-api"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:query-api"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+def http_event(
+    path: str,
+    query: Sequence[tuple[str, str]] | Mapping[str, str] = (),
+    headers: Mapping[str, str] | None = None,
+    method: str = "GET",
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload format 2.0) event, as API Gateway builds it: repeated
+    query parameters joined with commas, header names in lower case."""
+    pairs = list(query.items()) if isinstance(query, Mapping) else list(query)
+    joined: dict[str, list[str]] = {}
+    for name, value in pairs:
+        joined.setdefault(name, []).append(value)
+    request_headers = {"accept": "application/json", "user-agent": "pytest"}
+    request_headers.update({name.lower(): value for name, value in (headers or {}).items()})
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": urlencode(
+            pairs, quote_via=quote, encoding="utf-8", errors="surrogatepass"
+        ),
+        "headers": request_headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "api",
+            "domainName": "api.example.com",
+            "domainPrefix": "api",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "192.0.2.1",
+                "userAgent": "pytest",
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "01/May/2024:12:30:00 +0000",
+            "timeEpoch": 1714566600000,
+        },
+        "isBase64Encoded": False,
+    }
+    if joined:
+        event["queryStringParameters"] = {name: ",".join(values) for name, values in joined.items()}
+    return event
+
+
+def answer_of(response: Mapping[str, Any]) -> Answer:
+    headers = {name: str(value) for name, value in (response.get("headers") or {}).items()}
+    return Answer(status=response["statusCode"], headers=headers, body=response.get("body") or "")
+
+
+Get = Callable[..., Answer]
+
+
+@pytest.fixture
+def get(app: APIGatewayHttpResolver) -> Get:
+    """``get(path, query, headers)`` through the app, as API Gateway would call it."""
+
+    def call(
+        path: str,
+        query: Sequence[tuple[str, str]] | Mapping[str, str] = (),
+        headers: Mapping[str, str] | None = None,
+        method: str = "GET",
+    ) -> Answer:
+        return answer_of(app.resolve(http_event(path, query, headers, method), LambdaContextStub()))
+
+    return call
+
+
+@pytest.fixture
+def walk(get: Get) -> Callable[..., list[list[dict[str, Any]]]]:
+    """``walk(limit=, between=callable, **filters)``: follow next_cursor to the last page;
+    ``between(pages_so_far)`` runs after each page but the last, to change the data meanwhile."""
+
+    def follow(
+        limit: int,
+        between: Callable[[list[list[dict[str, Any]]]], None] | None = None,
+        **filters: str,
+    ) -> list[list[dict[str, Any]]]:
+        pages: list[list[dict[str, Any]]] = []
+        cursor: str | None = None
+        while True:
+            query = {**filters, "limit": str(limit)}
+            if cursor is not None:
+                query["cursor"] = cursor
+            answer = get("/accounts", query)
+            assert answer.status == 200, answer
+            pages.append(answer.json["items"])
+            cursor = answer.json["next_cursor"]
+            if cursor is None:
+                return pages
+            assert len(pages) < 1000, "pagination does not end"
+            if between is not None:
+                between(pages)
+
+    return follow
+
+
+@pytest.fixture
+def make_event() -> Callable[..., dict[str, Any]]:
+    """``make_event(path, query, headers)``: an HTTP API payload 2.0 event."""
+    return http_event
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContextStub:
+    return LambdaContextStub()
