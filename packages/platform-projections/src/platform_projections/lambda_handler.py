@@ -16,7 +16,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from platform_projections.runtime import BatchResult, FailureKind, Projector
+from platform_projections.runtime import POISON_KINDS, BatchResult, FailureKind, Projector
 
 LambdaHandler = Callable[[Mapping[str, Any], LambdaContext], dict[str, Any]]
 
@@ -27,6 +27,7 @@ POISON_MESSAGES: Final = "PoisonMessages"
 GAP_REPAIR_FAILURES: Final = "GapRepairFailures"
 FAILED_MESSAGES: Final = "FailedMessages"
 LAG: Final = "ProjectionLag"
+BATCHES_FAILED: Final = "BatchesFailed"
 
 
 def make_lambda_handler(
@@ -52,8 +53,30 @@ def make_lambda_handler(
 
     def handle(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         records = event.get("Records") or []
-        result = projector().handle(records)
+        try:
+            result = projector().handle(records)
+        except Exception:
+            # The whole batch returns to the queue; say so before Lambda reports the error.
+            meter.add_metric(name=BATCHES_FAILED, unit=MetricUnit.Count, value=1)
+            log.exception("batch failed as a whole", extra={"records": len(records)})
+            raise
         publish(meter, result)
+        for failure in result.failures:
+            # Poison needs a person (it ends in the DLQ); a gap the store could not fill yet
+            # heals on redelivery.
+            report = log.error if failure.kind in POISON_KINDS else log.warning
+            report(
+                "projection stopped a message group",
+                extra={
+                    "failure": failure.kind.value,
+                    "group_id": failure.group_id,
+                    "message_id": failure.message_id,
+                    "stream_id": failure.stream_id,
+                    "event_id": failure.event_id,
+                    "version": failure.version,
+                    "reason": failure.reason,
+                },
+            )
         log.info(
             "batch applied",
             extra={
@@ -81,5 +104,6 @@ def publish(metrics: EphemeralMetrics, result: BatchResult) -> None:
     metrics.add_metric(name=GAP_REPAIR_FAILURES, unit=MetricUnit.Count, value=gaps)
     failed = len(result.failed_message_ids)
     metrics.add_metric(name=FAILED_MESSAGES, unit=MetricUnit.Count, value=failed)
+    metrics.add_metric(name=BATCHES_FAILED, unit=MetricUnit.Count, value=0)
     if result.lag_seconds is not None:
         metrics.add_metric(name=LAG, unit=MetricUnit.Seconds, value=result.lag_seconds)

@@ -161,6 +161,10 @@ class Projector(Generic[S]):
     def physical_schema(self) -> str:
         return self._physical
 
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
     def connect(self) -> Connection:
         """A connection whose statements address the physical schema."""
         connection = self._engine.connect()
@@ -394,21 +398,6 @@ class Projector(Generic[S]):
                     failed.extend(m.message_id for m in group_messages[index:])
                     break
         failures = tuple(f for outcome in outcomes.values() for f in outcome.failures)
-        for failure in failures:
-            logger.log(
-                logging.ERROR if failure.kind in POISON_KINDS else logging.WARNING,
-                "projection stopped a message group",
-                extra={
-                    "projection": self.projection.name,
-                    "failure": failure.kind.value,
-                    "group_id": failure.group_id,
-                    "message_id": failure.message_id,
-                    "stream_id": failure.stream_id,
-                    "event_id": failure.event_id,
-                    "version": failure.version,
-                    "reason": failure.reason,
-                },
-            )
         occurred = [m.envelope.occurred_at for m in messages if m.envelope is not None]
         lag = max(0.0, (self._clock() - min(occurred)).total_seconds()) if occurred else None
         return BatchResult(
