@@ -12,6 +12,10 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MEMBER: Final = "command-api"
+"""The workspace member whose package is this function's zip."""
+HANDLER: Final = "command_api.handler.lambda_handler"
+
 EVENT_STORE_TABLE_ENV: Final = "EVENT_STORE_TABLE"
 IDEMPOTENCY_TTL_SECONDS_ENV: Final = "IDEMPOTENCY_TTL_SECONDS"
 MAX_APPEND_ATTEMPTS_ENV: Final = "MAX_APPEND_ATTEMPTS"
