@@ -8,6 +8,7 @@ from query_api.settings import (
     DATABASE_ATTACH_ENV,
     DATABASE_IAM_AUTH_ENV,
     DATABASE_URL_ENV,
+    TRACING_ENABLED_ENV,
     QuerySettings,
     SettingsError,
 )
@@ -63,3 +64,12 @@ def test_the_signing_key_is_not_in_the_settings_repr():
     settings = QuerySettings.from_environment({DATABASE_URL_ENV: URL, CURSOR_SIGNING_KEY_ENV: KEY})
 
     assert KEY not in repr(settings)
+
+
+def test_tracing_is_off_unless_enabled():
+    base = {DATABASE_URL_ENV: URL, CURSOR_SIGNING_KEY_ENV: KEY}
+
+    assert QuerySettings.from_environment(base).tracing_enabled is False
+    assert QuerySettings.from_environment({**base, TRACING_ENABLED_ENV: "true"}).tracing_enabled
+    with pytest.raises(SettingsError, match="tracing_enabled"):
+        QuerySettings.from_environment({**base, TRACING_ENABLED_ENV: "perhaps"})

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from query_api.bootstrap import query_api_from_environment
-from query_api.observability import count_answer, logger, metrics, tracer
+from query_api.observability import count_answer, logger, metrics
 
 # Built in the init phase, once per container: settings are validated before the first request
 # and the engine's pool outlives invocations. The first query opens the first connection.
@@ -17,9 +17,15 @@ container = query_api_from_environment()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
-def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+def _handle(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
     response = container.app.resolve(dict(event), context)
     count_answer(response["statusCode"])
     return response
+
+
+lambda_handler: Callable[[Mapping[str, Any], LambdaContext], dict[str, Any]] = (
+    container.tracer.capture_lambda_handler(_handle, capture_response=False)
+    if container.tracer is not None
+    else _handle
+)

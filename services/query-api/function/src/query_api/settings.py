@@ -23,14 +23,21 @@ from platform_sql import (
 )
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+MEMBER: Final = "query-api"
+"""The workspace member whose package is this function's zip."""
+HANDLER: Final = "query_api.handler.lambda_handler"
+
 CURSOR_SIGNING_KEY_ENV: Final = "QUERY_API_CURSOR_SIGNING_KEY"
 """HMAC key that signs pagination cursors (at least 32 characters). Changing it invalidates every
 cursor in flight: clients get a 422 and start again from the first page."""
 
+TRACING_ENABLED_ENV: Final = "TRACING_ENABLED"
+"""``true``: X-Ray through powertools' Tracer. Off by default: the X-Ray SDK costs about as much
+cold-start time as importing boto3."""
 SERVICE_NAME_ENV: Final = "POWERTOOLS_SERVICE_NAME"
 METRICS_NAMESPACE_ENV: Final = "POWERTOOLS_METRICS_NAMESPACE"
 LOG_LEVEL_ENV: Final = "POWERTOOLS_LOG_LEVEL"
-SERVICE_NAME: Final = "query-api"
+SERVICE_NAME: Final = MEMBER
 """The value the stack gives ``POWERTOOLS_SERVICE_NAME`` (and the database application_name)."""
 
 MIN_SIGNING_KEY_LENGTH: Final = 32
@@ -43,10 +50,13 @@ __all__ = [
     "DATABASE_SSLMODE_ENV",
     "DATABASE_SSLROOTCERT_ENV",
     "DATABASE_URL_ENV",
+    "HANDLER",
     "LOG_LEVEL_ENV",
+    "MEMBER",
     "METRICS_NAMESPACE_ENV",
     "SERVICE_NAME",
     "SERVICE_NAME_ENV",
+    "TRACING_ENABLED_ENV",
     "QuerySettings",
     "SettingsError",
 ]
@@ -63,6 +73,7 @@ class QuerySettings(BaseModel):
 
     database: DatabaseConfig
     cursor_signing_key: SecretStr = Field(min_length=MIN_SIGNING_KEY_LENGTH)
+    tracing_enabled: bool = False
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> QuerySettings:
@@ -75,9 +86,18 @@ class QuerySettings(BaseModel):
         if not key:
             msg = f"{CURSOR_SIGNING_KEY_ENV} is not set"
             raise SettingsError(msg)
-        try:
-            return cls(database=database, cursor_signing_key=SecretStr(key))
-        except ValidationError as error:
+        if len(key) < MIN_SIGNING_KEY_LENGTH:
             # The key's value must never reach a log line, so name the rule, not the input.
             msg = f"{CURSOR_SIGNING_KEY_ENV} must be at least {MIN_SIGNING_KEY_LENGTH} characters"
+            raise SettingsError(msg)
+        try:
+            return cls.model_validate(
+                {
+                    "database": database,
+                    "cursor_signing_key": key,
+                    "tracing_enabled": env.get(TRACING_ENABLED_ENV) or "false",
+                }
+            )
+        except ValidationError as error:
+            msg = f"invalid query-api settings: {error}"
             raise SettingsError(msg) from error
