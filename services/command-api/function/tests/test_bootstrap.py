@@ -66,7 +66,7 @@ def test_bad_settings_fail_at_cold_start(name: str, value: str) -> None:
 
 def test_the_entry_point_wires_itself_from_the_environment_once(
     api, dynamodb, table_name, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     monkeypatch.setenv(EVENT_STORE_TABLE_ENV, table_name)
     handler_module.wired.cache_clear()
     try:
@@ -79,7 +79,7 @@ def test_the_entry_point_wires_itself_from_the_environment_once(
         handler_module.wired.cache_clear()
 
 
-def test_tracing_wraps_the_handler_when_enabled(settings, dynamodb, api) -> None:  # type: ignore[no-untyped-def]
+def test_tracing_wraps_the_handler_when_enabled(settings, dynamodb, api) -> None:
     traced = settings.model_copy(update={"tracing_enabled": True})
     api.handler = build(traced, dynamodb=dynamodb)
     assert api.open().status == 201

@@ -102,7 +102,7 @@ def test_racing_deposits_keep_the_stream_gapless_and_count_each_accepted_once(
     assert recorded == Counter(accepted.keys())  # each accepted deposit once, nothing else
     assert refused.isdisjoint(recorded)
     assert {answer.outcome for _, _, answer in results} <= {ACCEPTED, "concurrency_conflict"}
-    balance = fold(account, [default_registry.decode(e) for e in events]).balance  # type: ignore[misc]
+    balance = fold(account, [default_registry.decode(e) for e in events]).balance
     assert balance == sum(accepted.values())
     assert any(answer.attempts > 1 for _, _, answer in results), "no race happened"
     if max_attempts == 200:

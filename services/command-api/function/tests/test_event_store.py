@@ -28,7 +28,7 @@ def store(dynamodb, table_name, clock) -> DynamoDBEventStore:
     return DynamoDBEventStore(dynamodb, table_name, clock, page_size=2)
 
 
-def envelope(version: int, clock) -> EventEnvelope:  # type: ignore[no-untyped-def]
+def envelope(version: int, clock) -> EventEnvelope:
     payload = (
         AccountOpened(owner="Ada", currency="EUR")
         if version == 1

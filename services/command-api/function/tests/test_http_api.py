@@ -108,7 +108,7 @@ def test_a_json_number_is_money_exactly(api, stream) -> None:
     account = api.open_id()
     api.call("POST", f"/accounts/{account}/deposits", raw_body='{"amount": 0.1}')
     api.call("POST", f"/accounts/{account}/deposits", raw_body='{"amount": 0.2}')
-    amounts = [default_registry.decode(e).amount for e in stream(account)[1:]]  # type: ignore[attr-defined]
+    amounts = [default_registry.decode(e).amount for e in stream(account)[1:]]
     assert sum(amounts) == Decimal("0.30")
 
 
@@ -326,7 +326,7 @@ class RivalStore(DynamoDBEventStore):
         self.wins = wins
         self.rival_events: list[Any] = []
 
-    def append(self, events, idempotency=None):  # type: ignore[no-untyped-def]
+    def append(self, events, idempotency=None):
         if self.wins:
             self.wins -= 1
             first = events[0]
@@ -344,8 +344,8 @@ class RivalStore(DynamoDBEventStore):
 
 
 @pytest.fixture
-def rival_api(api, settings, dynamodb, table_name, clock, ids):  # type: ignore[no-untyped-def]
-    def make(wins: int):  # type: ignore[no-untyped-def]
+def rival_api(api, settings, dynamodb, table_name, clock, ids):
+    def make(wins: int):
         store = RivalStore(dynamodb, table_name, clock, wins=wins)
         api.handler = build(settings, store=store, clock=clock, new_id=ids)
         return store

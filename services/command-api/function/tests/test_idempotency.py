@@ -157,7 +157,7 @@ class CrashAfterCommit(DynamoDBEventStore):
         super().__init__(*args)
         self.crashes = crashes
 
-    def append(self, events, idempotency=None):  # type: ignore[no-untyped-def]
+    def append(self, events, idempotency=None):
         super().append(events, idempotency)
         if self.crashes:
             self.crashes -= 1
@@ -184,7 +184,7 @@ def test_a_retry_after_a_crash_after_commit_gets_the_answer_and_no_second_write(
     again = send()
 
     assert (crashed.status, crashed.code) == (500, "internal_error")
-    assert retried.status == (201)
+    assert retried.status == 201
     assert replayed(retried)
     assert (again.status, again.body) == (retried.status, retried.body)
     written = stream(retried.body["account_id"])
@@ -205,7 +205,7 @@ class StaleLookup(DynamoDBEventStore):
         super().__init__(*args)
         self.stale_lookups = 1
 
-    def idempotency_record(self, key_digest):  # type: ignore[no-untyped-def]
+    def idempotency_record(self, key_digest):
         if self.stale_lookups:
             self.stale_lookups -= 1
             return None

@@ -112,7 +112,7 @@ def requests(draw: st.DrawFn, account: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def account(api) -> str:  # type: ignore[no-untyped-def]
+def account(api) -> str:
     opened = api.open_id()
     assert api.deposit(opened, "50.00").status == 201
     return opened
@@ -124,7 +124,7 @@ def account(api) -> str:  # type: ignore[no-untyped-def]
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.data())
-def test_no_request_is_answered_with_a_500(api, account, data) -> None:  # type: ignore[no-untyped-def]
+def test_no_request_is_answered_with_a_500(api, account, data) -> None:
     request = data.draw(requests(account))
     segment = request.pop("segment")
     answer = api.send(api.event(**request, path_parameters={"account_id": segment}))
@@ -139,7 +139,7 @@ def test_no_request_is_answered_with_a_500(api, account, data) -> None:  # type:
         assert answer.body["version"] >= 1
 
 
-def test_the_catch_all_answers_a_problem_when_the_server_fails(api, dynamodb, table_name):  # type: ignore[no-untyped-def]
+def test_the_catch_all_answers_a_problem_when_the_server_fails(api, dynamodb, table_name):
     account = api.open_id()
     dynamodb.delete_table(TableName=table_name)  # the server's fault, not the client's
 
@@ -149,7 +149,7 @@ def test_the_catch_all_answers_a_problem_when_the_server_fails(api, dynamodb, ta
     assert answer.headers["Content-Type"] == "application/problem+json"
 
 
-def test_a_number_too_precise_for_a_float_is_still_exact(api, stream, account) -> None:  # type: ignore[no-untyped-def]
+def test_a_number_too_precise_for_a_float_is_still_exact(api, stream, account) -> None:
     body = '{"amount": 999999999999.99}'  # as a binary float: 999999999999.98999...
     assert Decimal(json.loads(body)["amount"]) != Decimal("999999999999.99")
     answer = api.call("POST", f"/accounts/{account}/deposits", raw_body=body)
@@ -157,7 +157,7 @@ def test_a_number_too_precise_for_a_float_is_still_exact(api, stream, account) -
     assert stream(account)[-1].payload["amount"] == "999999999999.99"
 
 
-def test_base64_garbage_is_invalid_json(api, account) -> None:  # type: ignore[no-untyped-def]
+def test_base64_garbage_is_invalid_json(api, account) -> None:
     request = api.event("POST", f"/accounts/{account}/deposits", raw_body="{}")
     request["body"] = base64.b64encode(b"\xff\xfe\x00").decode()
     request["isBase64Encoded"] = True

@@ -15,7 +15,7 @@ from command_api.http.routes import DEPOSIT, WITHDRAW
 LIMIT = requests.MAX_BODY_BYTES
 
 
-def refusal(call, *args) -> ProblemError:  # type: ignore[no-untyped-def]
+def refusal(call, *args) -> ProblemError:
     with pytest.raises(ProblemError) as raised:
         call(*args)
     return raised.value
