@@ -1,1 +1,2 @@
-"""Pulumi component and stack of projection-balances"""
+"""Pulumi component and stack of projection-balances: ``ProjectionService`` (projection_service.py,
+generic for any projection), wired by ``program.projection_balances_stack``."""

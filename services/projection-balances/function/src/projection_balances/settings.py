@@ -34,6 +34,10 @@ SERVICE_NAME_ENV: Final = "POWERTOOLS_SERVICE_NAME"
 METRICS_NAMESPACE_ENV: Final = "POWERTOOLS_METRICS_NAMESPACE"
 LOG_LEVEL_ENV: Final = "POWERTOOLS_LOG_LEVEL"
 SERVICE_NAME: Final = "projection-balances"
+MEMBER: Final = "projection-balances"
+"""The workspace member whose package is this function's zip."""
+HANDLER: Final = "projection_balances.handler.lambda_handler"
+MIGRATION_HANDLER: Final = "projection_balances.migrate.lambda_handler"
 
 __all__ = [
     "DATABASE_ATTACH_ENV",
@@ -43,8 +47,11 @@ __all__ = [
     "DATABASE_SSLROOTCERT_ENV",
     "DATABASE_URL_ENV",
     "EVENT_STORE_TABLE_ENV",
+    "HANDLER",
     "LOG_LEVEL_ENV",
+    "MEMBER",
     "METRICS_NAMESPACE_ENV",
+    "MIGRATION_HANDLER",
     "PROJECTION_SCHEMA_ENV",
     "SERVICE_NAME",
     "SERVICE_NAME_ENV",
