@@ -4,11 +4,11 @@ its handlers and environments) comes in through ``ProjectionServiceArgs``.
 - the live queue: SQS FIFO (per-stream order, deduplication on ``event_id``), subscribed to the
   event bus with raw delivery and the projection's filter policy, with a FIFO dead-letter queue
   that takes a message after ``max_receive_count`` failed receives (a poison message);
+- the migration function, in the VPC, invoked once per deployed package with the master user's
+  secret: schema changes and grants happen at deploy only, before the new code is deployed;
 - the projection function, in the VPC, reading the live queue through an event source mapping
   with ``ReportBatchItemFailures`` (the function reports failed FIFO groups), allowed to Query the
   event store (gap repair) and to log in to the database as its writer role through the proxy;
-- the migration function, in the VPC, invoked once per deployed package, before the mapping
-  exists, with the master user's secret: schema changes and grants happen at deploy only;
 - alarms: anything in the dead-letter queue, the live queue falling behind, poison messages.
 
 Nothing here is specific to balances: a second projection builds the same component with its
@@ -185,6 +185,36 @@ class ProjectionService(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[queue_policy]),
         )
 
+        self.migration = LambdaFunction(
+            f"{args.projection}-migrate",
+            LambdaFunctionArgs(
+                context=context,
+                package=args.package,
+                handler=args.migration_handler,
+                description=f"Migrates the {args.projection} schema and its roles (deploy only)",
+                statements=[
+                    Statement(
+                        sid="ReadOwnerSecret",
+                        actions=["secretsmanager:GetSecretValue"],
+                        resources=[args.migration_secret_arn],
+                    )
+                ],
+                environment={**self._powertools(args), **args.migration_environment},
+                timeout_seconds=args.migration_timeout_seconds,
+                log_level=args.log_level,
+                vpc=args.vpc,
+            ),
+            opts=child,
+        )
+        # Runs when the package changes (new code may bring new migrations); a failing
+        # migration fails the deployment before the new code is deployed or fed any batch.
+        self.migration_run = aws.lambda_.Invocation(
+            f"{name}-migration-run",
+            function_name=self.migration.function_name,
+            input=json.dumps({"projection": args.projection}),
+            triggers={"package": args.package.sha256},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.migration]),
+        )
         self.function = LambdaFunction(
             args.projection,
             LambdaFunctionArgs(
@@ -215,37 +245,9 @@ class ProjectionService(pulumi.ComponentResource):
                 log_level=args.log_level,
                 vpc=args.vpc,
             ),
-            opts=child,
-        )
-        self.migration = LambdaFunction(
-            f"{args.projection}-migrate",
-            LambdaFunctionArgs(
-                context=context,
-                package=args.package,
-                handler=args.migration_handler,
-                description=f"Migrates the {args.projection} schema and its roles (deploy only)",
-                statements=[
-                    Statement(
-                        sid="ReadOwnerSecret",
-                        actions=["secretsmanager:GetSecretValue"],
-                        resources=[args.migration_secret_arn],
-                    )
-                ],
-                environment={**self._powertools(args), **args.migration_environment},
-                timeout_seconds=args.migration_timeout_seconds,
-                log_level=args.log_level,
-                vpc=args.vpc,
-            ),
-            opts=child,
-        )
-        # Runs when the package changes (new code may bring new migrations); a failing
-        # migration fails the deployment before the mapping feeds the new code any batch.
-        self.migration_run = aws.lambda_.Invocation(
-            f"{name}-migration-run",
-            function_name=self.migration.function_name,
-            input=json.dumps({"projection": args.projection}),
-            triggers={"package": args.package.sha256},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.migration]),
+            # New code may need the new schema: it deploys only once the migration ran (a
+            # component's children wait for the component, which waits for its dependencies).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.migration_run]),
         )
         self.mapping = aws.lambda_.EventSourceMapping(
             f"{name}-live-mapping",

@@ -159,6 +159,15 @@ def test_migrations_run_at_deploy_as_the_owner_with_its_secret(
     assert run["triggers"] == {"package": lambda_package.sha256}
 
 
+def test_new_code_is_deployed_only_after_its_migrations_ran(deploy):
+    stack = deploy()
+    order = [(r.type, r.inputs.get("handler")) for r in stack.resources]
+
+    migrated = order.index((INVOCATION, None))
+    assert order.index((FUNCTION, MIGRATION_HANDLER)) < migrated
+    assert migrated < order.index((FUNCTION, HANDLER)) < order.index((MAPPING, None))
+
+
 def test_both_functions_run_in_the_private_subnets(deploy, platform_outputs):
     for function in deploy().of_type(FUNCTION):
         vpc = function.inputs["vpcConfig"]
