@@ -68,7 +68,7 @@ class CrashingStore(StateStore[Any]):
 
 @pytest.mark.slow
 @settings(
-    max_examples=40,
+    max_examples=60,
     deadline=None,
     # Examples share the fixture's database on purpose: each uses new account ids.
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
