@@ -35,9 +35,9 @@ def handler_module(database_config, monkeypatch, request):
     monkeypatch.setenv(CURSOR_SIGNING_KEY_ENV, KEY)
     sys.modules.pop("query_api.handler", None)
     module = importlib.import_module("query_api.handler")
-    assert (module.container.tracer is not None) == (request.param == "traced")
     yield module
-    module.container.engine.dispose()
+    assert (module.container().api.tracer is not None) == (request.param == "traced")
+    module.container().api.engine.dispose()
     sys.modules.pop("query_api.handler", None)
 
 
@@ -95,12 +95,13 @@ RUNS = 5
 
 def probe(*modules: str, runs: int = RUNS, **environment: str) -> tuple[float, set[str]]:
     """Best of several cold imports in fresh interpreters, as Lambda's init phase does them
-    (a Postgres URL, tracing as configured; no connection is opened at import)."""
+    (the handler wires itself; a Postgres URL, so no connection is opened)."""
     env = {
         **os.environ,
         DATABASE_URL_ENV: "postgresql+psycopg://query_reader@proxy.example:5432/app",
         CURSOR_SIGNING_KEY_ENV: KEY,
         "LAMBDA_TASK_ROOT": "/var/task",
+        "AWS_LAMBDA_FUNCTION_NAME": "query-api",
         **environment,
     }
     best = float("inf")
@@ -164,3 +165,14 @@ def test_cold_start_imports_stay_within_budget():
         f"query_api.handler adds {added:.3f}s to SQLAlchemy+psycopg ({unavoidable:.3f}s);"
         f" budget {1.5 * boto3_alone:.3f}s (1.5x import boto3)"
     )
+
+
+def test_importing_the_handler_outside_lambda_needs_no_environment(monkeypatch):
+    for name in (DATABASE_URL_ENV, CURSOR_SIGNING_KEY_ENV, "AWS_LAMBDA_FUNCTION_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    sys.modules.pop("query_api.handler", None)
+    try:
+        module = importlib.import_module("query_api.handler")
+        assert module.container.cache_info().currsize == 0
+    finally:
+        sys.modules.pop("query_api.handler", None)

@@ -38,6 +38,7 @@ from query_api.representations import (
     none_match,
     page_etag,
 )
+from query_api.routes import GET_ACCOUNT, LIST_ACCOUNT_TRANSACTIONS, LIST_ACCOUNTS
 from query_api.views import AccountFilters, AccountStatus, AccountView, find_account, list_accounts
 
 if TYPE_CHECKING:
@@ -142,9 +143,9 @@ def build_app(
         read_accounts = _traced(tracer, read_accounts)
 
     @app.get(
-        "/accounts/<account_id>",
+        GET_ACCOUNT.resolver_rule,
         summary="One account's balance and status",
-        operation_id="getAccount",
+        operation_id=GET_ACCOUNT.operation_id,
         tags=["accounts"],
         responses={
             200: _found("The account", Account, ACCOUNT_ETAG),
@@ -169,9 +170,9 @@ def build_app(
         )
 
     @app.get(
-        "/accounts",
+        LIST_ACCOUNTS.resolver_rule,
         summary="Accounts in account_id order, filtered by owner and/or status, paginated",
-        operation_id="listAccounts",
+        operation_id=LIST_ACCOUNTS.operation_id,
         tags=["accounts"],
         responses={
             200: _found("A page of accounts", AccountPage, PAGE_ETAG),
@@ -240,12 +241,12 @@ def build_app(
         )
 
     @app.get(
-        "/accounts/<account_id>/transactions",
+        LIST_ACCOUNT_TRANSACTIONS.resolver_rule,
         summary="An account's deposits and withdrawals, oldest first (not available yet)",
         description="Served by the transactions projection (issue 8). Until it is deployed this"
         " answers 404 `transactions_not_available` for an existing account, and 404"
         " `account_not_found` for an unknown one.",
-        operation_id="listAccountTransactions",
+        operation_id=LIST_ACCOUNT_TRANSACTIONS.operation_id,
         tags=["accounts"],
         responses={
             404: _problem(
