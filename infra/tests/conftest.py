@@ -1,4 +1,4 @@
-"""Fixtures for the platform stack's tests: the real infra/__main__.py under Pulumi mocks."""
+"""Fixtures for the platform stack's tests: the real infra/platform_stack/__main__.py under Pulumi mocks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from platform_infra.platform_outputs import PLATFORM_PROJECT
 from platform_infra.testing import RecordedStack, pulumi_harness, run_program  # noqa: F401
 
-PROGRAM = Path(__file__).resolve().parents[1] / "__main__.py"
+PROGRAM = Path(__file__).resolve().parents[1] / "platform_stack" / "__main__.py"
 
 
 def run_platform(config: dict[str, str] | None = None, stack: str = "test") -> RecordedStack:

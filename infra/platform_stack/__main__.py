@@ -1,4 +1,5 @@
-"""The platform stack: configuration, components and exports, nothing else."""
+"""The platform stack (``Pulumi.yaml`` runs this folder): configuration, components and exports,
+nothing else."""
 
 import pulumi
 from platform_infra.context import StackContext
