@@ -1,8 +1,10 @@
 """Fixtures: the balances read model on a real Postgres (or SQLite), and the query API over it.
 
 The read model's table is created here from a small definition that follows docs/conventions.md
-(``balances.accounts``). It belongs to the balances projection: once its migration is importable
-without importing that service, ``read_model`` should run the migration instead.
+(``balances.accounts``), column for column and index for index what projection-balances'
+first migration creates. The table is that projection's: services do not import each other, so
+when its DDL is reachable from a shared place (e.g. a test fixture in platform-testing),
+``create_read_model`` should run it instead of this copy.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from sqlalchemy import (
     Engine,
     Index,
     MetaData,
-    String,
     Table,
     Text,
     text,
@@ -47,16 +48,16 @@ accounts_table = Table(
     metadata,
     Column("account_id", Text, primary_key=True),
     Column("owner", Text, nullable=False),
-    Column("currency", String(3), nullable=False),
+    Column("currency", Text, nullable=False),
     Column("balance", Money(), nullable=False),
     Column("status", Text, nullable=False),
     Column("version", BigInteger, nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
-Index("accounts_owner_keyset", accounts_table.c.owner, accounts_table.c.account_id)
-Index("accounts_status_keyset", accounts_table.c.status, accounts_table.c.account_id)
+Index("ix_accounts_owner_account_id", accounts_table.c.owner, accounts_table.c.account_id)
+Index("ix_accounts_status_account_id", accounts_table.c.status, accounts_table.c.account_id)
 Index(
-    "accounts_owner_status_keyset",
+    "ix_accounts_owner_status_account_id",
     accounts_table.c.owner,
     accounts_table.c.status,
     accounts_table.c.account_id,
