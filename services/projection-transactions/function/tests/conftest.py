@@ -1,0 +1,222 @@
+"""Fixtures: migrated databases (Postgres and SQLite), an event store, Lambda-shaped SQS events and
+an independent reference fold of the event store (what the read model must equal)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from platform_projections import InMemoryEventStore
+from platform_sql import DatabaseConfig, create_database_engine
+from projection_transactions.migrate import run
+from projection_transactions.model import transactions
+from projection_transactions.settings import MigrationSettings
+from sqlalchemy import Engine, select
+from sqlalchemy.engine import URL
+
+import account_events  # noqa: F401 - registers the event types
+from account_events import AccountClosed, AccountOpened, MoneyDeposited, MoneyWithdrawn
+from platform_events import EventEnvelope, default_registry, sqs_batch_entry
+
+START = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+
+
+@dataclass
+class Context:
+    """The parts of Lambda's context object that powertools reads."""
+
+    function_name: str = "projection-transactions"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:transactions"
+    aws_request_id: str = "request"
+
+
+def _migrated(url: str, **config: Any) -> Engine:
+    engine = create_database_engine(DatabaseConfig(url=url, **config))
+    run(MigrationSettings(database=DatabaseConfig(url=url, **config)), engine=engine)
+    return engine
+
+
+@pytest.fixture
+def postgres_engine(database_url: URL) -> Iterator[Engine]:
+    """A fresh database with the transactions schema migrated (as the owner: the superuser)."""
+    engine = _migrated(database_url.render_as_string(hide_password=False), pool_size=2)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """The local runner's layout: a main database with ``transactions`` ATTACHed from its file."""
+    engine = _migrated(
+        f"sqlite:///{tmp_path / 'main.db'}",
+        attach={"transactions": str(tmp_path / "transactions.db")},
+    )
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    found: Engine = request.getfixturevalue(f"{request.param}_engine")
+    return found
+
+
+@pytest.fixture
+def store() -> InMemoryEventStore:
+    return InMemoryEventStore()
+
+
+def payloads_of(steps: Sequence[str]) -> list[Any]:
+    """``("d10", "w2.50", "c")`` -> an opened account's payloads: d/w amounts, c closes."""
+    payloads: list[Any] = [AccountOpened(owner="ann", currency="EUR")]
+    for step in steps:
+        if step == "c":
+            payloads.append(AccountClosed())
+        elif step[0] == "d":
+            payloads.append(MoneyDeposited(amount=Decimal(step[1:]), reference=f"ref {step}"))
+        else:
+            payloads.append(MoneyWithdrawn(amount=Decimal(step[1:])))
+    return payloads
+
+
+@pytest.fixture
+def account(store: InMemoryEventStore) -> Callable[..., list[EventEnvelope]]:
+    """``account("d10", "w2.50", "c")``: a new account's events (version 1 is AccountOpened),
+    stored in the event store. Histories need not obey the command rules."""
+
+    def make(*steps: str) -> list[EventEnvelope]:
+        return append_history(store, payloads_of(steps))
+
+    return make
+
+
+def append_history(store: InMemoryEventStore, payloads: Sequence[Any]) -> list[EventEnvelope]:
+    stream_id = str(uuid.uuid4())
+    events = [
+        default_registry.envelope(
+            payload,
+            stream_id=stream_id,
+            version=version,
+            occurred_at=START + timedelta(minutes=version),
+            correlation_id=f"corr-{stream_id}",
+        )
+        for version, payload in enumerate(payloads, start=1)
+    ]
+    for envelope in events:
+        store.append(envelope)
+    return events
+
+
+@pytest.fixture
+def history_of() -> Callable[[InMemoryEventStore, Sequence[Any]], list[EventEnvelope]]:
+    return append_history
+
+
+def sqs_record(
+    envelope: EventEnvelope, *, sns: bool = False, message_id: str | None = None
+) -> dict[str, Any]:
+    entry = sqs_batch_entry(envelope, "0")
+    body = entry["MessageBody"]
+    if sns:
+        body = json.dumps({"Type": "Notification", "MessageId": "sns", "Message": body})
+    return {
+        "messageId": message_id or str(uuid.uuid4()),
+        "receiptHandle": "handle",
+        "body": body,
+        "attributes": {
+            "MessageGroupId": entry["MessageGroupId"],
+            "MessageDeduplicationId": entry["MessageDeduplicationId"],
+            "ApproximateReceiveCount": "1",
+        },
+        "messageAttributes": {
+            name: {"stringValue": value["StringValue"], "dataType": "String"}
+            for name, value in entry["MessageAttributes"].items()
+        },
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:transactions-live.fifo",
+        "awsRegion": "eu-west-1",
+    }
+
+
+@pytest.fixture
+def record() -> Callable[..., dict[str, Any]]:
+    """An SQS record in Lambda's event shape (raw delivery, or SNS-wrapped with ``sns=True``)."""
+    return sqs_record
+
+
+@pytest.fixture
+def context() -> Context:
+    return Context()
+
+
+def subscribed(events: Sequence[EventEnvelope]) -> list[EventEnvelope]:
+    """What the live queue receives of a stream: its filter policy lets only money through."""
+    return [e for e in events if e.event_type in {"MoneyDeposited", "MoneyWithdrawn"}]
+
+
+@pytest.fixture
+def only_subscribed() -> Callable[[Sequence[EventEnvelope]], list[EventEnvelope]]:
+    return subscribed
+
+
+def reference_fold(events: Sequence[EventEnvelope]) -> list[dict[str, Any]]:
+    """The rows an account's events should produce, computed from the envelopes' JSON alone
+    (independently of the projection's own apply functions)."""
+    rows: list[dict[str, Any]] = []
+    balance = Decimal("0.00")
+    for event in events:
+        if event.event_type not in {"MoneyDeposited", "MoneyWithdrawn"}:
+            continue
+        amount = Decimal(str(event.payload["amount"]))
+        deposit = event.event_type == "MoneyDeposited"
+        balance += amount if deposit else -amount
+        rows.append(
+            {
+                "account_id": event.stream_id,
+                "version": event.version,
+                "event_id": str(event.event_id),
+                "type": "deposit" if deposit else "withdrawal",
+                "amount": amount,
+                "balance_after": balance,
+                "reference": _storable(event.payload.get("reference")),
+                "occurred_at": event.occurred_at,
+            }
+        )
+    return rows
+
+
+def _storable(reference: str | None) -> str | None:
+    # Postgres text cannot hold NUL: the model keeps U+FFFD in its place (on both databases).
+    return None if reference is None else reference.replace("\x00", "\ufffd")
+
+
+@pytest.fixture
+def fold() -> Callable[[Sequence[EventEnvelope]], list[dict[str, Any]]]:
+    return reference_fold
+
+
+def read_model(engine: Engine, account_ids: Sequence[str] | None = None) -> dict[str, list[dict]]:
+    query = select(transactions).order_by(transactions.c.account_id, transactions.c.version)
+    if account_ids is not None:
+        query = query.where(transactions.c.account_id.in_(list(account_ids)))
+    found: dict[str, list[dict]] = {}
+    with engine.connect() as connection:
+        for row in connection.execute(query):
+            found.setdefault(row.account_id, []).append(dict(row._mapping))
+    return found
+
+
+@pytest.fixture
+def model() -> Callable[..., dict[str, list[dict[str, Any]]]]:
+    """The rows of ``transactions.transactions`` (optionally only some accounts), per account,
+    oldest first."""
+    return read_model

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pytest
+from platform_projections import schema_drift
+from projection_transactions import migrate as migrate_module
+from projection_transactions.migrate import main
+from projection_transactions.projection import PROJECTION
+from sqlalchemy import inspect
+
+
+def test_the_migrations_build_exactly_the_declared_table(engine):
+    with engine.connect() as connection:
+        assert schema_drift(connection, PROJECTION, "transactions") == []
+        inspector = inspect(connection)
+        primary = inspector.get_pk_constraint("transactions", schema="transactions")
+        checks = inspector.get_check_constraints("transactions", schema="transactions")
+
+    # The primary key is the keyset index of the query's pages: (account_id, version).
+    assert primary["constrained_columns"] == ["account_id", "version"]
+    assert [check["name"] for check in checks] == ["ck_transactions_type"]
+
+
+@pytest.mark.postgres
+def test_the_cli_migrates_postgres_once_then_reports_up_to_date(database_url, capsys):
+    url = database_url.render_as_string(hide_password=False)
+
+    assert main(["--database-url", url]) == 0
+    assert main(["--database-url", url]) == 0
+
+    assert capsys.readouterr().out.splitlines() == [
+        "transactions: applied runtime:1 stream positions",
+        "transactions: applied projection:1 transactions",
+        "transactions: up to date",
+    ]
+
+
+@pytest.mark.postgres
+def test_a_rebuild_schema_can_be_migrated_beside_the_live_one(database_url, capsys):
+    url = database_url.render_as_string(hide_password=False)
+
+    main(["--database-url", url])
+    main(["--database-url", url, "--schema", "transactions_next"])
+
+    assert "transactions_next: applied projection:1 transactions" in capsys.readouterr().out
+
+
+@pytest.mark.postgres
+def test_the_deploy_time_lambda_reads_its_settings_from_the_environment(database_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", database_url.render_as_string(hide_password=False))
+
+    first = migrate_module.lambda_handler({}, None)
+    second = migrate_module.lambda_handler({}, None)
+
+    assert first == {
+        "schema": "transactions",
+        "applied": ["runtime:1 stream positions", "projection:1 transactions"],
+    }
+    assert second == {"schema": "transactions", "applied": []}
