@@ -163,11 +163,19 @@ class SqsEventSource:
         return len(messages)
 
 
+ITERATOR_REFRESH_SECONDS: Final = 0.5
+"""An idle shard's iterator is renewed after this long: iterators expire (after 15 minutes in
+AWS), and moto's stay bound to a copy of the stream once a cancelled transaction has restored
+its table snapshot, so a poller that never renews would stop seeing new records."""
+
+
 @dataclass(slots=True)
 class _ShardCursor:
     shard_id: str
     iterator: str | None
     attempts: int = 0
+    last_sequence_number: str | None = None
+    idle_since: float | None = None
 
 
 class DynamoDbStreamEventSource:
@@ -236,9 +244,30 @@ class DynamoDbStreamEventSource:
             raw = answer.get("Records", [])
             if not raw:
                 cursor.iterator = answer.get("NextShardIterator")
+                self._renew_when_idle(cursor)
                 continue
+            cursor.idle_since = None
             handled += self._deliver(cursor, raw, answer.get("NextShardIterator"))
         return handled
+
+    def _renew_when_idle(self, cursor: _ShardCursor) -> None:
+        now = time.monotonic()
+        if cursor.idle_since is None:
+            cursor.idle_since = now
+            return
+        if now - cursor.idle_since < ITERATOR_REFRESH_SECONDS:
+            return
+        cursor.idle_since = now
+        if cursor.last_sequence_number is None:
+            cursor.iterator = self._streams.get_shard_iterator(
+                StreamArn=self._stream_arn,
+                ShardId=cursor.shard_id,
+                ShardIteratorType="TRIM_HORIZON",
+            )["ShardIterator"]
+        else:
+            cursor.iterator = self._iterator(
+                cursor.shard_id, "AFTER_SEQUENCE_NUMBER", cursor.last_sequence_number
+            )
 
     def _deliver(self, cursor: _ShardCursor, raw: list[dict[str, Any]], after: str | None) -> int:
         records = [dynamodb_stream_record(r, self._stream_arn, self._region) for r in raw]
@@ -260,6 +289,7 @@ class DynamoDbStreamEventSource:
         if failed == []:
             cursor.iterator = after
             cursor.attempts = 0
+            cursor.last_sequence_number = sequence_numbers[-1]
             log.info("%s: batch of %d relayed", self.name, len(raw))
             return len(raw)
         retry_from = sequence_numbers[0] if failed is None else min(failed, key=int)
@@ -275,11 +305,14 @@ class DynamoDbStreamEventSource:
             )
             self._on_failure(records[position])
             cursor.attempts = 0
+            cursor.last_sequence_number = retry_from
             cursor.iterator = self._iterator(cursor.shard_id, "AFTER_SEQUENCE_NUMBER", retry_from)
         else:
             log.warning(
                 "%s: retrying from record %s (attempt %d)", self.name, retry_from, cursor.attempts
             )
+            if position > 0:
+                cursor.last_sequence_number = sequence_numbers[position - 1]
             cursor.iterator = self._iterator(cursor.shard_id, "AT_SEQUENCE_NUMBER", retry_from)
         return position
 

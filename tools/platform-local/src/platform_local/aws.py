@@ -1,0 +1,278 @@
+"""The emulated AWS side: moto in-process, and the platform's resources created from the same
+definitions the Pulumi stacks use (the table layout, the projections' filter policies, the
+replay state machine), never from a hand-copied schema.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import logging
+import threading
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import boto3
+from moto import mock_aws
+from platform_infra.naming import ResourceKind, resource_name
+from platform_replay.definition import ReplayTarget, replay_state_machine_definition
+from platform_replay.emulation import install_sdk_parameter_casing
+
+from platform_events import layout
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ACCOUNT_ID: Final = "123456789012"  # moto's account
+PROJECT: Final = "cqrs"
+STACK: Final = "local"
+REGION: Final = "eu-west-1"
+MAX_RECEIVE_COUNT: Final = 5
+LIVE_VISIBILITY_TIMEOUT: Final = 30
+LOCAL_ENVIRONMENT: Final = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",  # moto 5.2's streams answer 404 otherwise
+    "MOTO_ALLOW_NONEXISTENT_REGION": "true",
+}
+
+
+def name(service: str, resource: str, kind: ResourceKind = ResourceKind.GENERIC) -> str:
+    return resource_name(PROJECT, STACK, service, resource, kind)
+
+
+_DYNAMODB_LOCK: Final = threading.RLock()
+
+
+def _serialize_dynamodb() -> None:
+    """Make moto's DynamoDB safe for the runner's threads.
+
+    moto's ``TransactWriteItems`` snapshots the whole table and, when the transaction is
+    cancelled, puts the snapshot back: anything another thread committed meanwhile (events that
+    were acknowledged) and the stream records the relay reads would vanish. DynamoDB itself has
+    no such hazard, so the emulator runs every DynamoDB and DynamoDB Streams backend call under
+    one lock, as if the service handled them one at a time.
+    """
+    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415 - moto internals
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend  # noqa: PLC0415
+
+    for backend in (DynamoDBBackend, DynamoDBStreamsBackend):
+        if getattr(backend, "_platform_local_serialized", False):
+            continue
+        for attribute, member in list(vars(backend).items()):
+            if attribute.startswith("_") or not callable(member):
+                continue
+            setattr(backend, attribute, _locked(member))
+        setattr(backend, "_platform_local_serialized", True)  # noqa: B010 - a marker on moto's class
+
+
+def _locked(method: Any) -> Any:
+    @functools.wraps(method)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _DYNAMODB_LOCK:
+            return method(*args, **kwargs)
+
+    return locked
+
+
+class Emulator:
+    """moto, started in this process with Step Functions executing real definitions."""
+
+    def __init__(self) -> None:
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+
+    def start(self) -> None:
+        _serialize_dynamodb()
+        self._mock.start()
+        install_sdk_parameter_casing()
+
+    def stop(self) -> None:
+        self._mock.stop()
+
+    @staticmethod
+    def client(service: str) -> Any:
+        # One untyped entry point: the runner talks to many services through the emulator.
+        factory: Any = boto3.client
+        return factory(service, region_name=REGION)
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    table_name: str
+    stream_arn: str
+    bus_arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class Queue:
+    url: str
+    arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionResources:
+    name: str
+    live: Queue
+    live_dlq: Queue
+    replay: Queue
+    replay_dlq: Queue
+    live_mapping_uuid: str
+    state_machine_arn: str
+
+
+def create_platform() -> Platform:
+    """The event store table (with its stream and replay index) and the SNS FIFO bus."""
+    dynamodb = Emulator.client("dynamodb")
+    table = name("platform", "events", ResourceKind.DYNAMODB_TABLE)
+    description = dynamodb.create_table(TableName=table, **layout.event_store_key_schema())
+    dynamodb.update_time_to_live(
+        TableName=table,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": layout.TTL_ATTRIBUTE.value},
+    )
+    bus = Emulator.client("sns").create_topic(
+        Name=name("platform", "events", ResourceKind.SNS_FIFO_TOPIC),
+        Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "false"},
+    )
+    return Platform(table, description["TableDescription"]["LatestStreamArn"], bus["TopicArn"])
+
+
+def _fifo_queue(service: str, resource: str, attributes: Mapping[str, str] | None = None) -> Queue:
+    sqs = Emulator.client("sqs")
+    url = sqs.create_queue(
+        QueueName=name(service, resource, ResourceKind.SQS_FIFO_QUEUE),
+        Attributes={"FifoQueue": "true", **(attributes or {})},
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    return Queue(url, arn)
+
+
+def _with_dlq(service: str, resource: str) -> tuple[Queue, Queue]:
+    dlq = _fifo_queue(service, f"{resource}-dlq")
+    queue = _fifo_queue(
+        service,
+        resource,
+        {
+            "VisibilityTimeout": str(LIVE_VISIBILITY_TIMEOUT),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq.arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
+            ),
+        },
+    )
+    return queue, dlq
+
+
+def _placeholder_function(service: str) -> str:
+    """A function record for the live mapping to belong to: the replay enables the mapping
+    through Lambda's API, exactly as in AWS. The code itself never runs (the pollers call the
+    real handler in-process)."""
+    iam = Emulator.client("iam")
+    role = iam.create_role(
+        RoleName=name(service, "projection", ResourceKind.IAM_ROLE),
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("handler.py", "def handler(event, context):\n    return None\n")
+    return str(
+        Emulator.client("lambda").create_function(
+            FunctionName=name(service, "projection", ResourceKind.LAMBDA_FUNCTION),
+            Runtime="python3.12",
+            Role=role,
+            Handler="handler.handler",
+            Code={"ZipFile": archive.getvalue()},
+        )["FunctionArn"]
+    )
+
+
+def _detach_moto_invocation(queue_name: str) -> None:
+    # moto invokes a mapped function itself when a message arrives (which needs Docker); the
+    # local pollers play Lambda's part instead, honouring the mapping's state through its API.
+    from moto.sqs.models import sqs_backends  # noqa: PLC0415 - moto internals, here only
+
+    sqs_backends[DEFAULT_ACCOUNT_ID][REGION].queues[queue_name].lambda_event_source_mappings.clear()
+
+
+def create_projection(
+    platform: Platform,
+    projection: str,
+    *,
+    filter_policy: Mapping[str, Any],
+    aggregate_types: tuple[str, ...],
+    event_types: tuple[str, ...],
+    live_enabled: bool,
+    drain_poll_seconds: int = 1,
+) -> ProjectionResources:
+    """A projection's queues, subscription, live mapping and replay state machine."""
+    service = f"projection-{projection}"
+    live, live_dlq = _with_dlq(service, "live")
+    replay, replay_dlq = _with_dlq(service, "replay")
+    Emulator.client("sns").subscribe(
+        TopicArn=platform.bus_arn,
+        Protocol="sqs",
+        Endpoint=live.arn,
+        Attributes={"RawMessageDelivery": "true", "FilterPolicy": json.dumps(filter_policy)},
+        ReturnSubscriptionArn=True,
+    )
+    function_arn = _placeholder_function(service)
+    mapping = Emulator.client("lambda").create_event_source_mapping(
+        EventSourceArn=live.arn, FunctionName=function_arn, BatchSize=10, Enabled=live_enabled
+    )
+    _detach_moto_invocation(live.url.rsplit("/", 1)[-1])
+    definition = replay_state_machine_definition(
+        ReplayTarget(
+            projection=projection,
+            table_name=platform.table_name,
+            aggregate_types=aggregate_types,
+            replay_queue_url=replay.url,
+            live_mapping_uuid=mapping["UUID"],
+            event_types=event_types,
+            drain_poll_seconds=drain_poll_seconds,
+        )
+    )
+    machine = Emulator.client("stepfunctions").create_state_machine(
+        name=name(service, "replay", ResourceKind.STATE_MACHINE),
+        definition=json.dumps(definition),
+        roleArn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/replay",
+    )
+    return ProjectionResources(
+        projection,
+        live,
+        live_dlq,
+        replay,
+        replay_dlq,
+        mapping["UUID"],
+        machine["stateMachineArn"],
+    )
+
+
+def mapping_enabled(uuid: str) -> bool:
+    state = Emulator.client("lambda").get_event_source_mapping(UUID=uuid)["State"]
+    return str(state) == "Enabled"
+
+
+def queue_depth(queue: Queue) -> dict[str, int]:
+    attributes = Emulator.client("sqs").get_queue_attributes(
+        QueueUrl=queue.url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return {
+        "visible": int(attributes.get("ApproximateNumberOfMessages", 0)),
+        "in_flight": int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+    }

@@ -1,0 +1,215 @@
+"""The runner's own routes: health, OpenAPI documents, Swagger UI, status and replays."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from http import HTTPStatus
+from importlib import resources
+from typing import TYPE_CHECKING, Any, Final
+
+from platform_local import aws
+from platform_local.gateway import LocalResponse, LocalRoute, json_response
+
+if TYPE_CHECKING:
+    from platform_local.system import HostedProjection, LocalSystem
+
+SWAGGER_ASSETS: Final = {
+    "/docs/swagger-ui-bundle.min.js": ("swagger-ui-bundle.min.js", "application/javascript"),
+    "/docs/swagger-ui.min.css": ("swagger-ui.min.css", "text/css"),
+}
+OPENAPI_DOCUMENTS: Final = ("/command-api/openapi.json", "/query-api/openapi.json")
+REPLAY_PATH: Final = re.compile(r"^/_local/projections/(?P<name>[a-z_]+)/replay$")
+DOCS_PAGE: Final = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>cqrs-platform (local)</title>
+<link rel="stylesheet" href="/docs/swagger-ui.min.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/swagger-ui-bundle.min.js"></script>
+<script>
+window.ui = SwaggerUIBundle({
+  dom_id: "#swagger-ui",
+  urls: [{url: "/command-api/openapi.json", name: "command-api"},
+         {url: "/query-api/openapi.json", name: "query-api"}],
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
+  layout: "BaseLayout",
+  deepLinking: true,
+});
+</script></body></html>
+"""
+
+
+@functools.cache
+def _swagger_asset(filename: str) -> bytes:
+    # powertools ships Swagger UI for its own offline docs; no CDN is ever asked.
+    folder = resources.files("aws_lambda_powertools.event_handler.openapi") / "swagger_ui"
+    return (folder / filename).read_bytes()
+
+
+@functools.cache
+def _openapi(path: str) -> bytes:
+    if path == OPENAPI_DOCUMENTS[0]:
+        from command_api.openapi import render  # noqa: PLC0415
+
+        return render().encode()
+    from query_api.openapi import openapi_document  # noqa: PLC0415
+
+    return openapi_document().encode()
+
+
+def local_routes(system: LocalSystem) -> list[LocalRoute]:
+    def health(method: str, path: str, query: Mapping[str, str], body: bytes) -> Any:
+        if path != "/health":
+            return None
+        ready = system.ready.is_set()
+        status = HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE
+        return json_response({"status": "ok" if ready else "starting"}, status)
+
+    def docs(method: str, path: str, query: Mapping[str, str], body: bytes) -> Any:
+        if method != "GET":
+            return None
+        if path in ("/docs", "/docs/"):
+            return LocalResponse(HTTPStatus.OK, DOCS_PAGE.encode(), "text/html; charset=utf-8")
+        if path in SWAGGER_ASSETS:
+            filename, content_type = SWAGGER_ASSETS[path]
+            return LocalResponse(HTTPStatus.OK, _swagger_asset(filename), content_type)
+        if path in OPENAPI_DOCUMENTS:
+            return LocalResponse(HTTPStatus.OK, _openapi(path))
+        return None
+
+    def status(method: str, path: str, query: Mapping[str, str], body: bytes) -> Any:
+        if path != "/_local/status" or method != "GET":
+            return None
+        return json_response(status_document(system))
+
+    def replay(method: str, path: str, query: Mapping[str, str], body: bytes) -> Any:
+        match = REPLAY_PATH.match(path)
+        if match is not None and method == "POST":
+            hosted = system.projections.get(match["name"])
+            if hosted is None:
+                return json_response(
+                    {
+                        "error": f"unknown projection {match['name']!r}",
+                        "projections": sorted(system.projections),
+                    },
+                    HTTPStatus.NOT_FOUND,
+                )
+            return json_response(start_replay(hosted), HTTPStatus.ACCEPTED)
+        if path == "/_local/replays" and method == "GET":
+            arn = query.get("execution_arn", "")
+            if not arn:
+                return json_response({"error": "execution_arn is required"}, 400)
+            return json_response(replay_progress(arn))
+        return None
+
+    return [health, docs, status, replay]
+
+
+def start_replay(hosted: HostedProjection) -> dict[str, Any]:
+    from platform_replay.progress import start_replay as start  # noqa: PLC0415
+
+    arn = start(aws.Emulator.client("stepfunctions"), hosted.resources.state_machine_arn)
+    return {"projection": hosted.spec.name, "execution_arn": arn}
+
+
+def replay_progress(execution_arn: str) -> dict[str, Any]:
+    from platform_replay.progress import ProgressReader  # noqa: PLC0415
+
+    progress = ProgressReader(
+        execution_arn,
+        stepfunctions=aws.Emulator.client("stepfunctions"),
+        sqs=aws.Emulator.client("sqs"),
+        lambda_client=aws.Emulator.client("lambda"),
+    ).read()
+    return {
+        "projection": progress.projection,
+        "status": progress.status,
+        "phase": str(progress.phase),
+        "events_sent": progress.events_sent,
+        "partitions_done": progress.partitions_done,
+        "partitions_total": progress.partitions_total,
+        "queue_depth": progress.queue_depth.total if progress.queue_depth else None,
+        "live_mapping_state": progress.live_mapping_state,
+        "finished": progress.finished,
+        "succeeded": progress.succeeded,
+        "error": progress.error,
+        "line": progress.line(),
+    }
+
+
+def status_document(system: LocalSystem) -> dict[str, Any]:
+    heads, events = store_heads(system)
+    projections = []
+    for name, hosted in system.projections.items():
+        positions = read_positions(hosted)
+        handled = set(hosted.spec.declaration.event_types)
+        behind = sum(
+            max(0, head - positions.get(stream, 0))
+            for (stream, event_type), head in heads.items()
+            if event_type in handled
+        )
+        projections.append(
+            {
+                "name": name,
+                "position": sum(positions.values()),
+                "streams": len(positions),
+                "lag_events": behind,
+                "live_enabled": hosted.live.enabled,
+                "queues": {
+                    "live": aws.queue_depth(hosted.resources.live),
+                    "live_dlq": aws.queue_depth(hosted.resources.live_dlq),
+                    "replay": aws.queue_depth(hosted.resources.replay),
+                    "replay_dlq": aws.queue_depth(hosted.resources.replay_dlq),
+                },
+                "pollers": {
+                    "live": hosted.live.stats.as_dict(),
+                    "replay": hosted.replay.stats.as_dict(),
+                },
+            }
+        )
+    return {
+        "events_in_store": events,
+        "relay": system.stream.stats.as_dict() if system.stream else None,
+        "projections": projections,
+    }
+
+
+def store_heads(system: LocalSystem) -> tuple[dict[tuple[str, str], int], int]:
+    """(stream, event type) -> the last version of that type (what a projection must reach),
+    and how many events the store holds."""
+    from platform_events.layout import Attr, ItemKind  # noqa: PLC0415
+
+    assert system.platform is not None
+    heads: dict[tuple[str, str], int] = {}
+    events = 0
+    paginator = aws.Emulator.client("dynamodb").get_paginator("scan")
+    for page in paginator.paginate(
+        TableName=system.platform.table_name,
+        ProjectionExpression="#s, #v, #t, #k",
+        ExpressionAttributeNames={
+            "#s": Attr.STREAM_ID.value,
+            "#v": Attr.VERSION.value,
+            "#t": Attr.EVENT_TYPE.value,
+            "#k": Attr.ITEM_KIND.value,
+        },
+    ):
+        for item in page["Items"]:
+            if item.get(Attr.ITEM_KIND.value, {}).get("S") != ItemKind.EVENT:
+                continue
+            events += 1
+            key = (item[Attr.STREAM_ID.value]["S"], item[Attr.EVENT_TYPE.value]["S"])
+            heads[key] = max(heads.get(key, 0), int(item[Attr.VERSION.value]["N"]))
+    return heads, events
+
+
+def read_positions(hosted: HostedProjection) -> dict[str, int]:
+    from platform_projections.positions import read_positions as read  # noqa: PLC0415
+    from platform_projections.positions import runtime_tables  # noqa: PLC0415
+    from platform_sql import DatabaseConfig, create_database_engine  # noqa: PLC0415
+
+    engine = create_database_engine(DatabaseConfig.from_environment(hosted.environment))
+    try:
+        with engine.connect() as connection:
+            return read(connection, runtime_tables(hosted.spec.name).positions)
+    finally:
+        engine.dispose()
