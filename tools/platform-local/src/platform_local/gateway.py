@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
@@ -42,12 +43,17 @@ LocalRoute = Callable[[str, str, Mapping[str, str], bytes], LocalResponse | None
 
 @dataclass(frozen=True, slots=True)
 class FunctionRoute:
-    """Requests whose method is in ``methods`` and path starts with ``prefix`` go to ``handler``."""
+    """Requests whose method is in ``methods`` and path starts with ``prefix`` go to ``handler``.
+
+    The handler runs one invocation at a time, as in a single Lambda container: handlers keep
+    per-invocation state (powertools' metrics and log keys) that concurrent calls would mix.
+    """
 
     function_name: str
     methods: frozenset[str]
     prefix: str
     handler: Handler
+    container: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
     def matches(self, method: str, path: str) -> bool:
         return method in self.methods and (
@@ -185,7 +191,9 @@ class Gateway:
                     body=body,
                     source_ip=request.client_address[0],
                 )
-                return function_response(invoke(function.handler, event, function.function_name))
+                with function.container:
+                    result = invoke(function.handler, event, function.function_name)
+                return function_response(result)
         return LocalResponse(HTTPStatus.NOT_FOUND, b'{"message":"Not Found"}')
 
     @staticmethod
