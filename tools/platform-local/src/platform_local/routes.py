@@ -24,17 +24,21 @@ REPLAY_PATH: Final = re.compile(r"^/_local/projections/(?P<name>[a-z_]+)/replay$
 DOCS_PAGE: Final = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>cqrs-platform (local)</title>
 <link rel="stylesheet" href="/docs/swagger-ui.min.css"></head>
-<body><div id="swagger-ui"></div>
+<body>
+<div id="command-api"></div>
+<div id="query-api"></div>
 <script src="/docs/swagger-ui-bundle.min.js"></script>
 <script>
-window.ui = SwaggerUIBundle({
-  dom_id: "#swagger-ui",
-  urls: [{url: "/command-api/openapi.json", name: "command-api"},
-         {url: "/query-api/openapi.json", name: "query-api"}],
-  presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
-  layout: "BaseLayout",
-  deepLinking: true,
-});
+// One Swagger UI per API: powertools ships the bundle, not the standalone preset whose top bar
+// would switch between documents.
+for (const api of ["command-api", "query-api"]) {
+  SwaggerUIBundle({
+    dom_id: "#" + api,
+    url: "/" + api + "/openapi.json",
+    presets: [SwaggerUIBundle.presets.apis],
+    layout: "BaseLayout",
+  });
+}
 </script></body></html>
 """
 
