@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
 
 pytestmark = [pytest.mark.subprocess, pytest.mark.slow]
 
@@ -208,3 +209,26 @@ def test_every_command_has_help(command: list[str]) -> None:
         check=True,
     )
     assert "usage: platform-local" in result.stdout
+
+
+@pytest.mark.postgres
+def test_read_models_in_postgres_with_database_url(runner: Any, database_url: Any) -> None:
+    runner.start("--database-url", database_url.render_as_string(hide_password=False))
+    account = runner.request("POST", "/accounts", {"owner": "Pg", "currency": "EUR"}).body[
+        "account_id"
+    ]
+    assert runner.request("POST", f"/accounts/{account}/deposits", {"amount": "9.99"}).status == 201
+    runner.wait_until(lambda: balance_is(runner, account, 2))
+    assert runner.request("GET", f"/accounts/{account}").body["balance"] == "9.99"
+    assert runner.terminate() == 0
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            stored = connection.execute(
+                text("SELECT balance FROM balances.accounts WHERE account_id = :id"),
+                {"id": account},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert str(stored) == "9.99"
