@@ -5,6 +5,7 @@ import pulumi
 from platform_infra.context import StackContext
 from platform_infra.platform_outputs import PLATFORM_SERVICE, PlatformOutput
 from platform_infra.tags import register_standard_tags
+
 from platform_stack.config import PlatformConfig
 from platform_stack.event_bus import EventBus, EventBusArgs
 from platform_stack.event_store import EventStore, EventStoreArgs

@@ -1,4 +1,5 @@
-"""Fixtures for the platform stack's tests: the real infra/platform_stack/__main__.py under Pulumi mocks."""
+"""Fixtures for the platform stack's tests: the real infra/platform_stack/__main__.py under
+Pulumi mocks."""
 
 from __future__ import annotations
 
