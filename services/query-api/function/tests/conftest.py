@@ -1,10 +1,9 @@
-"""Fixtures: the balances read model on a real Postgres (or SQLite), and the query API over it.
+"""Fixtures: the read models on a real Postgres (or SQLite), and the query API over them.
 
-The read model's table is created here from a small definition that follows docs/conventions.md
-(``balances.accounts``), column for column and index for index what projection-balances'
-first migration creates. The table is that projection's: services do not import each other, so
-when its DDL is reachable from a shared place (e.g. a test fixture in platform-testing),
-``create_read_model`` should run it instead of this copy.
+The read models' tables are created by the projections' own migrations (a test-only dependency:
+the function never imports a projection), so the queries are tested against exactly the tables,
+indexes and grants production has. Rows are written straight into those tables, so a test can
+hold any state, including ones only a broken projection could write.
 """
 
 from __future__ import annotations
@@ -19,62 +18,36 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import projection_balances.migrate
+import projection_transactions.migrate
 import pytest
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from platform_sql import DatabaseConfig, Money, UtcDateTime, create_database_engine
+from platform_sql import DatabaseConfig, create_database_engine
+from projection_balances.model import accounts as accounts_table
+from projection_balances.settings import MigrationSettings as BalancesMigration
+from projection_transactions.model import transactions as transactions_table
+from projection_transactions.settings import MigrationSettings as TransactionsMigration
 from query_api.api import build_app
 from query_api.cursors import CursorSigner
 from query_api.database import query_engine
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Engine,
-    Index,
-    MetaData,
-    Table,
-    Text,
-    text,
-)
+from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 SIGNING_KEY = b"k" * 32
 T0 = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
-
-# ------------------------------------------------------------------------------ read model DDL
-# docs/conventions.md, "Read models (SQL)": the projection's migration will own this.
-metadata = MetaData(schema="balances")
-accounts_table = Table(
-    "accounts",
-    metadata,
-    Column("account_id", Text, primary_key=True),
-    Column("owner", Text, nullable=False),
-    Column("currency", Text, nullable=False),
-    Column("balance", Money(), nullable=False),
-    Column("status", Text, nullable=False),
-    Column("version", BigInteger, nullable=False),
-    Column("updated_at", UtcDateTime(), nullable=False),
-)
-Index("ix_accounts_owner_account_id", accounts_table.c.owner, accounts_table.c.account_id)
-Index("ix_accounts_status_account_id", accounts_table.c.status, accounts_table.c.account_id)
-Index(
-    "ix_accounts_owner_status_account_id",
-    accounts_table.c.owner,
-    accounts_table.c.status,
-    accounts_table.c.account_id,
-)
+SCHEMAS = ("balances", "transactions")
 
 
-def create_read_model(engine: Engine) -> None:
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("CREATE SCHEMA balances"))
-        metadata.create_all(connection)
+def create_read_models(engine: Engine, config: DatabaseConfig) -> None:
+    """Both projections' schemas, as their deploy-time migrations leave them."""
+    projection_balances.migrate.run(BalancesMigration(database=config), engine=engine)
+    projection_transactions.migrate.run(TransactionsMigration(database=config), engine=engine)
 
 
 # ------------------------------------------------------------------------------ rows
 @dataclass
 class ReadModel:
-    """The balances read model as a projection would write it (through its own connection)."""
+    """The read models as the projections would write them (through the owner's connection)."""
 
     engine: Engine
 
@@ -110,11 +83,40 @@ class ReadModel:
             self.put(updated_at=T0 + timedelta(seconds=index), **values) for index in range(count)
         ]
 
+    def movements(
+        self, account_id: str, *amounts: str, first_version: int = 2
+    ) -> list[dict[str, Any]]:
+        """Transactions rows as the transactions projection writes them: ``"10.00"`` deposits,
+        ``"-2.50"`` withdraws, versions from ``first_version`` on (1 is AccountOpened)."""
+        rows = []
+        balance = Decimal("0.00")
+        for offset, text_amount in enumerate(amounts):
+            amount = Decimal(text_amount)
+            balance += amount
+            version = first_version + offset
+            rows.append(
+                {
+                    "account_id": account_id,
+                    "version": version,
+                    "event_id": str(uuid.uuid4()),
+                    "type": "deposit" if amount > 0 else "withdrawal",
+                    "amount": abs(amount),
+                    "balance_after": balance,
+                    "reference": f"ref {version}" if version % 2 else None,
+                    "occurred_at": T0 + timedelta(minutes=version),
+                }
+            )
+        if rows:
+            with self.engine.begin() as connection:
+                connection.execute(transactions_table.insert().values(rows))
+        return rows
+
 
 @pytest.fixture(params=["postgres", "sqlite"])
 def backend(request: pytest.FixtureRequest) -> str:
     """Every route test runs on both databases the query code meets: Postgres (AWS) and SQLite
-    with ``balances`` ATTACHed (the local runner). A module may override it to pin one."""
+    with ``balances`` and ``transactions`` ATTACHed (the local runner). A module may override it
+    to pin one."""
     return str(request.param)
 
 
@@ -124,7 +126,7 @@ def database_config(backend: str, request: pytest.FixtureRequest, tmp_path: Path
     if backend == "sqlite":
         return DatabaseConfig(
             url=f"sqlite:///{tmp_path / 'main.db'}",
-            attach={"balances": str(tmp_path / "balances.db")},
+            attach={schema: str(tmp_path / f"{schema}.db") for schema in SCHEMAS},
         )
     url: URL = request.getfixturevalue("database_url")
     return DatabaseConfig(url=url.render_as_string(hide_password=False))
@@ -134,7 +136,7 @@ def database_config(backend: str, request: pytest.FixtureRequest, tmp_path: Path
 def admin_engine(database_config: DatabaseConfig) -> Iterator[Engine]:
     """The migration owner's and the projection's connection: DDL and writes."""
     engine = create_database_engine(database_config)
-    create_read_model(engine)
+    create_read_models(engine, database_config)
     yield engine
     engine.dispose()
 

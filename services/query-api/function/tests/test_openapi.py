@@ -46,6 +46,31 @@ def test_the_document_describes_the_contracts_queries():
     assert set(problem["required"]) == {"type", "title", "status", "detail", "code"}
 
 
+def test_the_document_describes_the_transactions_query():
+    document = json.loads(openapi_document())
+
+    listing = document["paths"]["/accounts/{account_id}/transactions"]["get"]
+    assert {parameter["name"] for parameter in listing["parameters"]} >= {
+        "account_id",
+        "limit",
+        "cursor",
+    }
+    assert set(listing["responses"]) == {"200", "304", "404", "422", "503"}
+    transaction = document["components"]["schemas"]["Transaction"]
+    assert set(transaction["properties"]) == {
+        "event_id",
+        "type",
+        "amount",
+        "balance_after",
+        "reference",
+        "occurred_at",
+        "version",
+    }
+    assert transaction["properties"]["type"]["enum"] == ["deposit", "withdrawal"]
+    page = document["components"]["schemas"]["TransactionPage"]
+    assert set(page["properties"]) == {"items", "next_cursor"}
+
+
 def test_the_check_command_fails_on_a_stale_file_and_rewriting_fixes_it(tmp_path):
     stale = tmp_path / "openapi.json"
     stale.write_text("{}\n", encoding="utf-8")

@@ -9,7 +9,7 @@ below (422), ids are checked before they reach SQL (404), cursors are verified (
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar
 
@@ -33,18 +33,32 @@ from query_api.problems import PROBLEM_JSON, Problem, ProblemCode, ProblemError,
 from query_api.representations import (
     Account,
     AccountPage,
+    TransactionPage,
     account_document,
     account_etag,
     none_match,
     page_etag,
+    transaction_document,
+    transactions_page_etag,
 )
 from query_api.routes import GET_ACCOUNT, LIST_ACCOUNT_TRANSACTIONS, LIST_ACCOUNTS
-from query_api.views import AccountFilters, AccountStatus, AccountView, find_account, list_accounts
+from query_api.views import (
+    AccountFilters,
+    AccountStatus,
+    AccountView,
+    ReadModelMissing,
+    TransactionView,
+    account_known,
+    find_account,
+    list_accounts,
+    list_transactions,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
 
 ACCOUNTS_LIST: Final = "accounts"
+TRANSACTIONS_LIST: Final = "transactions"
 DEFAULT_LIMIT: Final = 50
 MAX_LIMIT: Final = 100
 MAX_OWNER_LENGTH: Final = 200
@@ -240,15 +254,42 @@ def build_app(
             headers={"ETag": etag, "Cache-Control": CACHE_CONTROL},
         )
 
+    _add_transactions_route(app, engine, cursors, read_account, tracer)
+    _register_error_handlers(app)
+    return app
+
+
+def _add_transactions_route(
+    app: APIGatewayHttpResolver,
+    engine: Engine,
+    cursors: CursorSigner,
+    read_account: Callable[[str], AccountView | None],
+    tracer: Tracer | None,
+) -> None:
+    def read_transactions(
+        account_id: str, after: int | None, limit: int
+    ) -> tuple[bool, list[TransactionView]]:
+        """Whether the account is known, and up to ``limit`` of its transactions."""
+        with engine.connect() as connection:
+            views = list_transactions(connection, account_id, after=after, limit=limit)
+            # A page with rows proves the account; only an empty one needs the second look.
+            return bool(views) or account_known(connection, account_id), views
+
+    if tracer is not None:
+        read_transactions = _traced(tracer, read_transactions)
+
     @app.get(
         LIST_ACCOUNT_TRANSACTIONS.resolver_rule,
-        summary="An account's deposits and withdrawals, oldest first (not available yet)",
-        description="Served by the transactions projection (issue 8). Until it is deployed this"
-        " answers 404 `transactions_not_available` for an existing account, and 404"
-        " `account_not_found` for an unknown one.",
+        summary="An account's deposits and withdrawals, oldest first, paginated",
+        description="Served by the transactions read model. An account is known when the"
+        " balances read model has it or it has at least one transaction; a known account"
+        " without transactions answers an empty page. Until the transactions read model is"
+        " deployed, a known account answers 404 `transactions_not_available`.",
         operation_id=LIST_ACCOUNT_TRANSACTIONS.operation_id,
         tags=["accounts"],
         responses={
+            200: _found("A page of the account's transactions", TransactionPage, PAGE_ETAG),
+            304: _not_modified(PAGE_ETAG),
             404: _problem(
                 "account_not_found: no such account, or not a well-formed account id;"
                 " transactions_not_available: the transactions read model is not deployed yet"
@@ -257,17 +298,58 @@ def build_app(
             503: UNAVAILABLE,
         },
     )
-    def get_account_transactions(account_id: AccountId) -> Response[str]:
-        if read_account(_well_formed_id(account_id)) is None:
-            raise ProblemError(ProblemCode.ACCOUNT_NOT_FOUND, f"no account {account_id.lower()}")
-        raise ProblemError(
-            ProblemCode.TRANSACTIONS_NOT_AVAILABLE,
-            "the transactions read model is not deployed yet; the account's balance is at"
-            f" /accounts/{account_id.lower()}",
+    def get_account_transactions(
+        account_id: AccountId,
+        limit: Annotated[
+            int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1 to 100.")
+        ] = DEFAULT_LIMIT,
+        cursor: Annotated[
+            str | None,
+            Query(
+                min_length=1,
+                max_length=MAX_CURSOR_LENGTH,
+                description="`next_cursor` of the previous page of this account.",
+            ),
+        ] = None,
+        if_none_match: IfNoneMatch = None,
+    ) -> Response[TransactionPage]:
+        account = _well_formed_id(account_id)
+        # The account is part of the cursor, so one account's cursor cannot page another's.
+        cursor_filters = {"account_id": account}
+        after = None
+        if cursor is not None:
+            after = _version_position(cursors, cursor, cursor_filters)
+        try:
+            known, views = read_transactions(account, after, limit + 1)
+        except ReadModelMissing as missing:
+            if read_account(account) is None:
+                raise ProblemError(
+                    ProblemCode.ACCOUNT_NOT_FOUND, f"no account {account}"
+                ) from missing
+            raise ProblemError(
+                ProblemCode.TRANSACTIONS_NOT_AVAILABLE,
+                "the transactions read model is not deployed yet; the account's balance is at"
+                f" /accounts/{account}",
+            ) from missing
+        if not known:
+            raise ProblemError(ProblemCode.ACCOUNT_NOT_FOUND, f"no account {account}")
+        page = views[:limit]
+        next_cursor = (
+            cursors.issue(TRANSACTIONS_LIST, cursor_filters, str(page[-1].version))
+            if len(views) > limit
+            else None
         )
-
-    _register_error_handlers(app)
-    return app
+        etag = transactions_page_etag(page, next_cursor)
+        if none_match(if_none_match, etag):
+            raise NotModified(etag)
+        return Response(
+            status_code=HTTPStatus.OK.value,
+            content_type="application/json",
+            body=TransactionPage(
+                items=[transaction_document(view) for view in page], next_cursor=next_cursor
+            ),
+            headers={"ETag": etag, "Cache-Control": CACHE_CONTROL},
+        )
 
 
 _Read = TypeVar("_Read", bound=Callable[..., Any])
@@ -276,6 +358,21 @@ _Read = TypeVar("_Read", bound=Callable[..., Any])
 def _traced(tracer: Tracer, read: _Read) -> _Read:
     # Rows may hold personal data (owners): the subsegment records timing, not the answer.
     return tracer.capture_method(capture_response=False)(read)
+
+
+def _version_position(cursors: CursorSigner, cursor: str, filters: Mapping[str, str]) -> int:
+    """The version a transactions cursor ends its page with (422 if we did not issue it)."""
+    try:
+        after = cursors.position(cursor, TRANSACTIONS_LIST, filters)
+        if not after.isdigit():
+            # Signed by us, so only a format change could get here.
+            raise InvalidCursor("not a cursor issued by this API")
+    except InvalidCursor as error:
+        metrics.add_metric(name="CursorRejected", unit=MetricUnit.Count, value=1)
+        raise ProblemError(
+            ProblemCode.VALIDATION_ERROR, f"query parameter 'cursor': {error}"
+        ) from error
+    return int(after)
 
 
 def _well_formed_id(account_id: str) -> str:

@@ -17,7 +17,8 @@ from query_api.cursors import CursorSigner
 TITLE: Final = "query-api"
 VERSION: Final = "1.0.0"
 DESCRIPTION: Final = (
-    "Read side of the CQRS platform: accounts as the balances read model last saw them. Every"
+    "Read side of the CQRS platform: accounts as the balances read model last saw them, and"
+    " each account's deposits and withdrawals as the transactions read model recorded them. Every"
     " answer carries the account's `version` (and an `ETag`), so a client that just sent a"
     " command can tell whether the read model has caught up. Errors are"
     " `application/problem+json` with a machine-readable `code`. Behind API Gateway the routes"

@@ -4,7 +4,8 @@ Codes and the type URI prefix are the command API's, so a client handles both AP
 alike. Two codes are the query side's own:
 
 - ``transactions_not_available`` (404): the account exists but the transactions read model is
-  not deployed yet (issue 8). Answering ``account_not_found`` would tell the client the account
+  not deployed yet (its tables are missing, e.g. the query API was deployed before
+  projection-transactions). Answering ``account_not_found`` would tell the client the account
   does not exist, and answering an empty history would invent data.
 - ``read_model_unavailable`` (503, with ``Retry-After``): the database did not answer; nothing the
   client sent is wrong, and the same request may succeed in a moment.

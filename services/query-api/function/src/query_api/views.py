@@ -17,8 +17,23 @@ repeated, and every row that existed when the first page was read is reached. Th
 ``(owner, account_id)``, ``(status, account_id)`` and ``(owner, status, account_id)`` indexes the
 projection keeps make each page one index range scan.
 
-The same code runs on Postgres and on SQLite (where ``balances`` is an ATTACHed database); the
-column types come from platform-sql so both hand back ``Decimal`` money and aware UTC times.
+An account's transactions (``transactions.transactions``, the second projection's table) are
+paged the same way, oldest first, on the projection's primary key ``(account_id, version)``::
+
+    SELECT event_id, type, amount, balance_after, reference, occurred_at, version
+    FROM transactions.transactions
+    WHERE account_id = :account_id AND version > :after
+    ORDER BY version LIMIT :limit
+
+An account is known to the read side when either projection has seen it: a row in
+``balances.accounts`` or any row in ``transactions.transactions``. The two projections catch up
+independently, so an account whose first deposit the transactions projection already folded
+is known even while balances lags, and an opened account without movements is known (with an
+empty history) as soon as balances has it.
+
+The same code runs on Postgres and on SQLite (where ``balances`` and ``transactions`` are
+ATTACHed databases); the column types come from platform-sql so both hand back ``Decimal`` money
+and aware UTC times.
 """
 
 from __future__ import annotations
@@ -26,13 +41,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Final, Literal, TypeAlias
+from typing import Final, Literal, TypeAlias, TypeVar
 
 from platform_sql import Money, UtcDateTime
-from sqlalchemy import BigInteger, Connection, Row, String, column, select, table
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Row,
+    RowMapping,
+    String,
+    column,
+    exists,
+    or_,
+    select,
+    table,
+)
+from sqlalchemy.exc import ProgrammingError
 
 AccountStatus: TypeAlias = Literal["open", "closed"]
 STATUSES: Final[tuple[AccountStatus, ...]] = ("open", "closed")
+TransactionType: TypeAlias = Literal["deposit", "withdrawal"]
+TRANSACTION_TYPES: Final[tuple[TransactionType, ...]] = ("deposit", "withdrawal")
+MISSING_RELATION: Final = frozenset({"42P01", "3F000"})
+"""Postgres' undefined_table and invalid_schema_name: a read model that is not deployed."""
 
 accounts = table(
     "accounts",
@@ -46,6 +77,23 @@ accounts = table(
     schema="balances",
 )
 
+transactions = table(
+    "transactions",
+    column("account_id", String),
+    column("version", BigInteger),
+    column("event_id", String),
+    column("type", String),
+    column("amount", Money()),
+    column("balance_after", Money()),
+    column("reference", String),
+    column("occurred_at", UtcDateTime()),
+    schema="transactions",
+)
+
+
+class ReadModelMissing(Exception):
+    """A read model's tables do not exist (its projection is not deployed yet)."""
+
 
 @dataclass(frozen=True, slots=True)
 class AccountView:
@@ -58,6 +106,19 @@ class AccountView:
     status: AccountStatus
     version: int
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionView:
+    """One row of ``transactions.transactions``: a deposit or withdrawal and the balance after."""
+
+    event_id: str
+    type: TransactionType
+    amount: Decimal
+    balance_after: Decimal
+    reference: str | None
+    occurred_at: datetime
+    version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +150,55 @@ def list_accounts(
     return [_account(row) for row in connection.execute(statement)]
 
 
+def list_transactions(
+    connection: Connection, account_id: str, *, after: int | None, limit: int
+) -> list[TransactionView]:
+    """Up to ``limit`` of the account's transactions, oldest first, strictly after version
+    ``after``; :class:`ReadModelMissing` when the transactions model is not deployed."""
+    statement = select(
+        transactions.c.event_id,
+        transactions.c.type,
+        transactions.c.amount,
+        transactions.c.balance_after,
+        transactions.c.reference,
+        transactions.c.occurred_at,
+        transactions.c.version,
+    ).where(transactions.c.account_id == account_id)
+    if after is not None:
+        statement = statement.where(transactions.c.version > after)
+    statement = statement.order_by(transactions.c.version).limit(limit)
+    try:
+        rows = connection.execute(statement).all()
+    except ProgrammingError as error:
+        if getattr(error.orig, "sqlstate", None) in MISSING_RELATION:
+            raise ReadModelMissing("transactions") from error
+        raise
+    return [_transaction(row._mapping) for row in rows]
+
+
+def account_known(connection: Connection, account_id: str) -> bool:
+    """Whether either read model has seen the account (see the module docstring)."""
+    statement = select(
+        or_(
+            exists().where(accounts.c.account_id == account_id),
+            exists().where(transactions.c.account_id == account_id),
+        )
+    )
+    return bool(connection.execute(statement).scalar_one())
+
+
+def _transaction(values: RowMapping) -> TransactionView:
+    return TransactionView(
+        event_id=values["event_id"],
+        type=_choice(values["type"], TRANSACTION_TYPES, "transactions.transactions.type"),
+        amount=values["amount"],
+        balance_after=values["balance_after"],
+        reference=values["reference"],
+        occurred_at=values["occurred_at"],
+        version=values["version"],
+    )
+
+
 def _account(row: Row[tuple[object, ...]]) -> AccountView:
     values = row._mapping
     return AccountView(
@@ -96,16 +206,19 @@ def _account(row: Row[tuple[object, ...]]) -> AccountView:
         owner=values["owner"],
         currency=values["currency"],
         balance=values["balance"],
-        status=_status(values["status"]),
+        status=_choice(values["status"], STATUSES, "balances.accounts.status"),
         version=values["version"],
         updated_at=values["updated_at"],
     )
 
 
-def _status(value: object) -> AccountStatus:
-    for status in STATUSES:
-        if value == status:
-            return status
+_Choice = TypeVar("_Choice", bound=str)
+
+
+def _choice(value: object, choices: tuple[_Choice, ...], where: str) -> _Choice:
+    for choice in choices:
+        if value == choice:
+            return choice
     # The projection broke the contract; answering with a guess would hide it.
-    msg = f"balances.accounts.status is {value!r}, not one of {STATUSES}"
+    msg = f"{where} is {value!r}, not one of {choices}"
     raise ValueError(msg)
