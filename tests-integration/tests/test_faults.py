@@ -9,22 +9,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from tests_integration.reference import account_balances
+from tests_integration.invariants import assert_exact
 from tests_integration.system import Handler, Queue, System
 
 from platform_events import EventEnvelope, decode_message_body, sns_batch_entry
-
-
-def assert_exact(system: System) -> list[EventEnvelope]:
-    """The read model (through the query API) is the fold of the event store; each stored event
-    was applied once; nothing went to a DLQ or the relay's failure destination."""
-    events = system.stored_events()
-    folded = account_balances(events)
-    assert system.queries.every_account() == [folded[a].document() for a in sorted(folded)]
-    assert system.projections["balances"].totals["EventsApplied"] == len(events)
-    assert system.dead_letters() == {}
-    assert system.relay_failures == []
-    return events
 
 
 def relay_only(system: System) -> None:

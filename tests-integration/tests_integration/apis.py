@@ -138,3 +138,22 @@ class QueryApi(HttpApi):
 
     def transactions(self, account: str, **query: str) -> Answer:
         return self.call("GET", f"/accounts/{account}/transactions", query=query)
+
+    def every_transaction(self, account: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Every page of an account's transactions, oldest first, following ``next_cursor``."""
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            query = {"limit": str(limit)}
+            if cursor is not None:
+                query["cursor"] = cursor
+            answer = self.transactions(account, **query)
+            if answer.status != 200:
+                msg = (
+                    f"GET /accounts/{account}/transactions answered {answer.status}: {answer.body}"
+                )
+                raise AssertionError(msg)
+            items.extend(answer.body["items"])
+            cursor = answer.body["next_cursor"]
+            if cursor is None:
+                return items

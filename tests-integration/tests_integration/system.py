@@ -42,7 +42,7 @@ from command_api.bootstrap import build as build_command_api
 from command_api.settings import Settings as CommandSettings
 from moto import mock_aws
 from platform_local.pollers import DynamoDbStreamEventSource, PollerThreads, SqsEventSource
-from platform_projections import MigrationReport, Projection, Projector
+from platform_projections import QUERY_READER, MigrationReport, Projection, Projector
 from platform_projections.lambda_handler import make_lambda_handler
 from platform_replay import (
     ReplayTarget,
@@ -56,6 +56,10 @@ from projection_balances import handler as balances_handler
 from projection_balances import migrate as balances_migrate
 from projection_balances import settings as balances_settings
 from projection_balances.projection import PROJECTION as BALANCES_PROJECTION
+from projection_transactions import handler as transactions_handler
+from projection_transactions import migrate as transactions_migrate
+from projection_transactions import settings as transactions_settings
+from projection_transactions.projection import PROJECTION as TRANSACTIONS_PROJECTION
 from query_api.bootstrap import build_query_api
 from query_api.observability import count_answer, logger, metrics
 from query_api.settings import CURSOR_SIGNING_KEY_ENV, QuerySettings
@@ -89,7 +93,6 @@ VISIBILITY_TIMEOUT_SECONDS: Final = 30
 CURSOR_SIGNING_KEY: Final = "integration-tests-cursor-signing-key-0123456789"
 LOGIN_PASSWORD: Final = "integration-tests-only"
 """The writer and reader roles' password: roles are cluster-wide, so every test sets the same."""
-QUERY_READER: Final = "query_reader"
 
 Handler = Callable[[dict[str, Any], Any], Any]
 HandlerWrapper = Callable[[Handler], Handler]
@@ -125,6 +128,21 @@ BALANCES: Final = ProjectionService(
     build_projector=balances_handler.build_projector,
     event_store_table_env=balances_settings.EVENT_STORE_TABLE_ENV,
     schema_env=balances_settings.PROJECTION_SCHEMA_ENV,
+)
+
+
+def _migrate_transactions(environ: Mapping[str, str], writer_password: str) -> MigrationReport:
+    settings = transactions_settings.MigrationSettings.from_environment(environ)
+    return transactions_migrate.run(settings, writer_password=writer_password)
+
+
+TRANSACTIONS: Final = ProjectionService(
+    projection=TRANSACTIONS_PROJECTION,
+    service_name=transactions_settings.SERVICE_NAME,
+    migrate=_migrate_transactions,
+    build_projector=transactions_handler.build_projector,
+    event_store_table_env=transactions_settings.EVENT_STORE_TABLE_ENV,
+    schema_env=transactions_settings.PROJECTION_SCHEMA_ENV,
 )
 
 
@@ -533,6 +551,14 @@ class System:
         for group in self._threads:
             group.stop()
         self._threads.clear()
+        # An execution still running (a test that failed half way) would go on calling AWS
+        # from moto's worker thread after the mock is gone.
+        for deployed in self.projections.values():
+            running = self.stepfunctions.list_executions(
+                stateMachineArn=deployed.state_machine_arn, statusFilter="RUNNING"
+            )["executions"]
+            for execution in running:
+                self.stepfunctions.stop_execution(executionArn=execution["executionArn"])
         for engine in self._engines:
             engine.dispose()
         self.owner_engine.dispose()
@@ -544,7 +570,7 @@ def whole_system(
     database_url: URL,
     *,
     relay_sns: Callable[[SNSClient], SNSClient] | None = None,
-    projections: Sequence[ProjectionService] = (BALANCES,),
+    projections: Sequence[ProjectionService] = (BALANCES, TRANSACTIONS),
     handler_wrappers: Mapping[str, HandlerWrapper] | None = None,
 ) -> Iterator[System]:
     """The system on a fresh database (the owner's URL), torn down afterwards.
