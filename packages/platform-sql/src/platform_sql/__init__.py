@@ -16,6 +16,13 @@ from platform_sql.engine import (
     create_database_engine,
     credentials_from_config,
 )
+from platform_sql.generations import (
+    GENERATION,
+    GENERATIONS_TABLE,
+    active_generation,
+    generations_table,
+    in_active_generation,
+)
 from platform_sql.types import Money, UtcDateTime
 from platform_sql.upsert import Excluded, dialect_insert, upsert
 
@@ -26,6 +33,8 @@ __all__ = [
     "DATABASE_SSLMODE_ENV",
     "DATABASE_SSLROOTCERT_ENV",
     "DATABASE_URL_ENV",
+    "GENERATION",
+    "GENERATIONS_TABLE",
     "CachedSecretCredentials",
     "CredentialSource",
     "Credentials",
@@ -35,8 +44,11 @@ __all__ = [
     "IamAuthTokenCredentials",
     "Money",
     "UtcDateTime",
+    "active_generation",
     "create_database_engine",
     "credentials_from_config",
     "dialect_insert",
+    "generations_table",
+    "in_active_generation",
     "upsert",
 ]
