@@ -22,16 +22,19 @@ from platform_projections import (
     Migration,
     Projection,
     RowPerStream,
+    generation_column,
     migrate,
     on,
 )
+from platform_replay.control import CONTROL_GROUP, ControlAction, ReplayControl
 from platform_sql import DatabaseConfig, Money, create_database_engine
 from sqlalchemy import BigInteger, CheckConstraint, Column, Engine, Integer, MetaData, Table, Text
 from sqlalchemy.engine import URL
 
 import account_events  # noqa: F401 - registers the event types
 from account_events import AccountClosed, AccountOpened, MoneyDeposited, MoneyWithdrawn
-from platform_events import EventEnvelope, default_registry, sqs_batch_entry
+from platform_events import EventEnvelope, default_registry, layout, sqs_batch_entry
+from platform_events.messaging import replay_page_body
 
 START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -39,6 +42,7 @@ metadata = MetaData(schema="ledger")
 totals = Table(
     "totals",
     metadata,
+    generation_column(),
     Column("stream_id", Text, primary_key=True),
     Column("owner", Text, nullable=False),
     Column("deposits", Integer, nullable=False),
@@ -205,6 +209,50 @@ def garbage() -> Callable[[str], dict[str, Any]]:
             "messageId": f"garbage-{uuid.uuid4()}",
             "body": '{"not": "an envelope"}',
             "attributes": {"MessageGroupId": group},
+        }
+
+    return make
+
+
+@pytest.fixture
+def page_records() -> Callable[..., list[dict[str, Any]]]:
+    """The replay pages a replay state machine sends for ``envelopes``: per replay index
+    partition (the FIFO group), in replay-sort order (stream, then version), ``page_size``
+    events per message; partitions in sorted order."""
+
+    def make(envelopes: list[EventEnvelope], page_size: int = 3) -> list[dict[str, Any]]:
+        partitions: dict[str, list[EventEnvelope]] = {}
+        for envelope in envelopes:
+            partition = layout.replay_partition(
+                envelope.aggregate_type, layout.replay_shard_of(envelope.stream_id)
+            )
+            partitions.setdefault(partition, []).append(envelope)
+        records = []
+        for partition, found in sorted(partitions.items()):
+            ordered = sorted(found, key=lambda e: (e.stream_id, e.version))
+            for start in range(0, len(ordered), page_size):
+                page = ordered[start : start + page_size]
+                records.append(
+                    {
+                        "messageId": f"page-{partition}-{start}-{uuid.uuid4()}",
+                        "body": replay_page_body(page),
+                        "attributes": {"MessageGroupId": partition},
+                    }
+                )
+        return records
+
+    return make
+
+
+@pytest.fixture
+def control_record() -> Callable[..., dict[str, Any]]:
+    """A rebuild's control message, as the replay state machine sends it."""
+
+    def make(action: str, rebuild: str, *, message_id: str | None = None) -> dict[str, Any]:
+        return {
+            "messageId": message_id or f"{action}-{uuid.uuid4()}",
+            "body": ReplayControl(ControlAction(action), rebuild).body(),
+            "attributes": {"MessageGroupId": CONTROL_GROUP},
         }
 
     return make

@@ -20,13 +20,21 @@ def test_migrating_twice_applies_nothing_the_second_time(fresh_postgres, ledger,
     first = migrate(fresh_postgres, ledger, ledger_migrations)
     second = migrate(fresh_postgres, ledger, ledger_migrations)
 
-    assert first.applied == ("runtime:1 stream positions", "projection:1 totals")
+    assert first.applied == (
+        "runtime:1 stream positions",
+        "runtime:2 generations",
+        "projection:1 totals",
+    )
     assert second.applied == ()
     with fresh_postgres.connect() as connection:
         recorded = connection.execute(
             text("SELECT track, version, name FROM ledger.schema_migrations ORDER BY 1, 2")
         ).all()
-    assert recorded == [("projection", 1, "totals"), ("runtime", 1, "stream positions")]
+    assert recorded == [
+        ("projection", 1, "totals"),
+        ("runtime", 1, "stream positions"),
+        ("runtime", 2, "generations"),
+    ]
 
 
 @pytest.mark.postgres

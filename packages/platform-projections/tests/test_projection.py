@@ -3,9 +3,15 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from platform_projections import Projection, UnknownEvent, on, subscription_filter_policy
+from platform_projections import (
+    Projection,
+    UnknownEvent,
+    generation_column,
+    on,
+    subscription_filter_policy,
+)
 from pydantic import BaseModel
-from sqlalchemy import Column, MetaData, Table, Text
+from sqlalchemy import Column, Integer, MetaData, Table, Text
 
 from account_events import AccountOpened, MoneyDeposited
 from platform_events import EventRegistry, default_registry
@@ -41,7 +47,7 @@ def test_an_event_type_without_a_handler_is_refused(ledger, history):
 
 def _projection(**overrides):
     metadata = MetaData(schema="things")
-    Table("things", metadata, Column("id", Text, primary_key=True))
+    Table("things", metadata, generation_column(), Column("id", Text, primary_key=True))
     arguments = {
         "name": "things",
         "metadata": metadata,
@@ -104,3 +110,19 @@ def test_an_unregistered_payload_model_cannot_be_handled():
     with pytest.raises(Exception, match="Stray"):
         on(Stray, lambda s, e: 1)
     assert default_registry.is_registered(MoneyDeposited.__name__)
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        [Column("id", Text, primary_key=True)],
+        [Column("id", Text, primary_key=True), Column("generation", Integer, primary_key=True)],
+        [Column("generation", Text, primary_key=True), Column("id", Text, primary_key=True)],
+    ],
+    ids=["no-generation", "generation-second", "generation-not-integer"],
+)
+def test_every_table_leads_its_key_with_an_integer_generation(columns):
+    metadata = MetaData(schema="things")
+    Table("things", metadata, *columns)
+    with pytest.raises(ValueError, match="generation"):
+        _projection(metadata=metadata)

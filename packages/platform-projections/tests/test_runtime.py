@@ -13,6 +13,7 @@ from platform_projections import (
     read_positions,
     runtime_tables,
 )
+from platform_sql import in_active_generation
 from sqlalchemy import Engine, event, select, text
 from sqlalchemy.exc import OperationalError
 
@@ -22,7 +23,7 @@ def rows(engine: Engine, ledger) -> dict[str, tuple[int, Decimal, int]]:
     with engine.connect() as connection:
         return {
             row.stream_id: (row.deposits, row.total, row.version)
-            for row in connection.execute(select(table))
+            for row in connection.execute(select(table).where(in_active_generation(table)))
         }
 
 

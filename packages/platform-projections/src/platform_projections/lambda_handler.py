@@ -77,6 +77,18 @@ def make_lambda_handler(
                     "reason": failure.reason,
                 },
             )
+        for control in result.controls:
+            state = control.generations
+            log.info(
+                "replay control applied",
+                extra={
+                    "action": control.action.value,
+                    "rebuild": control.rebuild,
+                    "active": state.active if state else None,
+                    "building": state.building if state else None,
+                    "caught_up": control.caught_up,
+                },
+            )
         log.info(
             "batch applied",
             extra={
@@ -86,6 +98,7 @@ def make_lambda_handler(
                 "repaired": result.repaired,
                 "failed": len(result.failed_message_ids),
                 "lag_seconds": result.lag_seconds,
+                "old_generation_rows_deleted": result.cleaned,
             },
         )
         return result.response()

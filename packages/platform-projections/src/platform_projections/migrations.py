@@ -4,12 +4,14 @@
 
 1. takes an advisory lock, so two deploys cannot migrate one schema at once;
 2. creates the schema (Postgres) or checks it is ATTACHed (SQLite);
-3. applies the runtime's own pending migrations (track ``runtime``: the positions table), then
-   the projection's (track ``projection``), recording each in ``schema_migrations``;
+3. applies the runtime's own pending migrations (track ``runtime``: the positions table, then
+   generations and their control table), then the projection's (track ``projection``), recording
+   each in ``schema_migrations``;
 4. checks that the database now matches the projection's declared tables (drift fails the
    deploy instead of the first batch);
 5. on Postgres, creates the roles if missing and grants: the writer may read and change only the
-   projection's tables (no DDL: it owns nothing), readers may only SELECT them.
+   projection's tables and update its control row (no DDL: it owns nothing), readers may only
+   SELECT them.
 
 Running it again applies nothing and re-grants: it is safe to run on every deploy. Migrations
 are never edited once released; a change appends a new one.
@@ -22,10 +24,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, Table, insert, inspect, literal, select, text
+from platform_sql import GENERATION, GENERATIONS_TABLE, UtcDateTime
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    insert,
+    inspect,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.schema import CreateSchema
 
-from platform_projections.positions import runtime_tables
+from platform_projections.generations import FIRST_GENERATION
+from platform_projections.positions import POSITIONS_TABLE, runtime_tables
 from platform_projections.projection import Projection
 
 QUERY_READER: Final = "query_reader"
@@ -33,6 +52,8 @@ QUERY_READER: Final = "query_reader"
 RUNTIME_TRACK: Final = "runtime"
 PROJECTION_TRACK: Final = "projection"
 WRITER_PRIVILEGES: Final = "SELECT, INSERT, UPDATE, DELETE"
+CONTROL_PRIVILEGES: Final = "SELECT, UPDATE"
+"""The writer's rights on the control row: read it, lock it, change it; never add or drop one."""
 
 
 class MigrationError(Exception):
@@ -68,13 +89,99 @@ class MigrationReport:
 
 
 def runtime_migrations(projection: Projection[Any]) -> tuple[Migration, ...]:
-    """The runtime's own tables in a projection's schema, versioned like the projection's."""
-    tables = runtime_tables(projection.schema)
+    """The runtime's own tables in a projection's schema, versioned like the projection's.
+
+    Each step spells out the tables as it made them: the declarations in ``positions.py`` move on,
+    what a released step did must not.
+    """
+    logical = projection.schema
 
     def create_positions(connection: Connection, _schema: str) -> None:
-        tables.positions.create(connection)
+        Table(
+            POSITIONS_TABLE,
+            MetaData(schema=logical),
+            Column("stream_id", Text, primary_key=True),
+            Column("version", BigInteger, nullable=False),
+            Column("occurred_at", UtcDateTime, nullable=True),
+            Column("updated_at", UtcDateTime, nullable=True),
+        ).create(connection)
 
-    return (Migration(1, "stream positions", create_positions),)
+    def generations(connection: Connection, schema: str) -> None:
+        # Positions move into generation 1 (a projection's own migration does the same for its
+        # tables), and the control row starts with generation 1 active.
+        metadata = MetaData(schema=logical)
+        positions = Table(
+            POSITIONS_TABLE,
+            metadata,
+            Column(GENERATION, Integer, primary_key=True, autoincrement=False),
+            Column("stream_id", Text, primary_key=True),
+            Column("version", BigInteger, nullable=False),
+            Column("occurred_at", UtcDateTime, nullable=True),
+            Column("updated_at", UtcDateTime, nullable=True),
+        )
+        add_generation(connection, schema, positions)
+        control = Table(
+            GENERATIONS_TABLE,
+            metadata,
+            Column("projection", Text, primary_key=True),
+            Column("active", Integer, nullable=False),
+            Column("building", Integer, nullable=True),
+            Column("rebuild", Text, nullable=True),
+            Column("promoted_by", Text, nullable=True),
+            Column("latest", Integer, nullable=False),
+            Column("cleanup", Boolean, nullable=False),
+            Column("updated_at", UtcDateTime, nullable=False),
+        )
+        control.create(connection)
+        connection.execute(
+            insert(control).values(
+                projection=projection.name,
+                active=FIRST_GENERATION,
+                latest=FIRST_GENERATION,
+                cleanup=False,
+                updated_at=datetime.now(UTC),
+            )
+        )
+
+    return (
+        Migration(1, "stream positions", create_positions),
+        Migration(2, "generations", generations),
+    )
+
+
+def add_generation(connection: Connection, schema: str, table: Table) -> None:
+    """Give an existing table the shape ``table`` declares, ``generation`` leading its primary key,
+    with every existing row in generation 1. For a projection's migration that moves a released
+    table to generations; ``table`` is that table's new shape, spelled out in the migration.
+
+    Neither database alters a primary key in place portably (SQLite cannot at all), so the table is
+    copied: created under a temporary name, filled, the old one dropped (its indexes with it), the
+    new one renamed, its indexes created. It runs inside ``migrate``'s transaction, at deploy.
+    """
+    key = list(table.primary_key.columns)
+    if not key or key[0].name != GENERATION:
+        msg = f"{table.fullname} must lead its primary key with {GENERATION!r}"
+        raise MigrationError(msg)
+    quote = connection.dialect.identifier_preparer.quote
+    staging_name = f"{table.name}__generations"
+    staging = table.to_metadata(MetaData(), name=staging_name)
+    # Index names are unique per schema on Postgres: they are made once the old table is gone.
+    staging.indexes.clear()
+    staging.create(connection)
+    copied = [column.name for column in table.columns if column.name != GENERATION]
+    names = ", ".join(quote(name) for name in copied)
+    # Only identifiers the dialect quoted and a constant: no value from outside reaches the SQL.
+    copy = (
+        f"INSERT INTO {quote(schema)}.{quote(staging_name)} ({quote(GENERATION)}, {names}) "  # noqa: S608
+        f"SELECT {FIRST_GENERATION}, {names} FROM {quote(schema)}.{quote(table.name)}"
+    )
+    connection.exec_driver_sql(copy)
+    connection.exec_driver_sql(f"DROP TABLE {quote(schema)}.{quote(table.name)}")
+    connection.exec_driver_sql(
+        f"ALTER TABLE {quote(schema)}.{quote(staging_name)} RENAME TO {quote(table.name)}"
+    )
+    for index in table.indexes:
+        index.create(connection)
 
 
 def migrate(
@@ -142,8 +249,14 @@ def migrate(
 
 
 def managed_tables(projection: Projection[Any]) -> list[Table]:
-    """The tables a projection's writer changes: its read model and its positions."""
+    """The tables a projection's writer changes rows of: its read model and its positions, every
+    one keyed by generation first."""
     return [*projection.metadata.sorted_tables, runtime_tables(projection.schema).positions]
+
+
+def checked_tables(projection: Projection[Any]) -> list[Table]:
+    """Every table the code expects in the schema: the managed ones and the control table."""
+    return [*managed_tables(projection), runtime_tables(projection.schema).generations]
 
 
 def schema_drift(connection: Connection, projection: Projection[Any], schema: str) -> list[str]:
@@ -151,7 +264,7 @@ def schema_drift(connection: Connection, projection: Projection[Any], schema: st
     inspector = inspect(connection)
     dialect = connection.dialect
     problems: list[str] = []
-    for table in managed_tables(projection):
+    for table in checked_tables(projection):
         where = f"{schema}.{table.name}"
         if not inspector.has_table(table.name, schema=schema):
             problems.append(f"{where} is missing")
@@ -217,9 +330,13 @@ def _grant(connection: Connection, projection: Projection[Any], schema: str, rol
         f"REVOKE ALL ON ALL TABLES IN SCHEMA {qschema} FROM PUBLIC",
         f"GRANT USAGE ON SCHEMA {qschema} TO {', '.join([writer, *readers])}",
     ]
-    for table in managed_tables(projection):
+    control = runtime_tables(projection.schema).generations
+    for table, privileges in [
+        *((table, WRITER_PRIVILEGES) for table in managed_tables(projection)),
+        (control, CONTROL_PRIVILEGES),
+    ]:
         name = f"{qschema}.{quote(table.name)}"
-        statements.append(f"GRANT {WRITER_PRIVILEGES} ON {name} TO {writer}")
+        statements.append(f"GRANT {privileges} ON {name} TO {writer}")
         statements.extend(f"GRANT SELECT ON {name} TO {reader}" for reader in readers)
     for statement in statements:
         connection.exec_driver_sql(statement)

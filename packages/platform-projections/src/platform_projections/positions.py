@@ -1,9 +1,11 @@
 """The runtime's own tables, inside each projection's schema.
 
-``stream_positions`` holds, per stream, the last version folded into the read model; it is
-written in the same transaction as the model, so model and position never disagree. Living in
-the projection's schema, a rebuild into a fresh schema (blue/green) starts from position zero.
-``schema_migrations`` records which migrations the schema has had.
+``stream_positions`` holds, per generation and stream, the last version folded into that generation
+of the read model; it is written in the same transaction as the model, so model and position
+never disagree. ``generations`` is the control table: which generation readers see (``active``),
+which one a rebuild is filling (``building``), and what the last rebuild did (blue/green, see
+:mod:`platform_projections.generations`). ``schema_migrations`` records which migrations the schema
+has had.
 """
 
 from __future__ import annotations
@@ -14,9 +16,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from platform_sql import UtcDateTime, dialect_insert, upsert
+from platform_sql import (
+    GENERATION,
+    GENERATIONS_TABLE,
+    UtcDateTime,
+    active_generation,
+    dialect_insert,
+    upsert,
+)
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Connection,
     Integer,
@@ -31,10 +41,20 @@ POSITIONS_TABLE: Final = "stream_positions"
 MIGRATIONS_TABLE: Final = "schema_migrations"
 
 
+def generation_column() -> Column[int]:
+    """The leading primary-key column every table of a projection declares first::
+
+    Table("accounts", metadata, generation_column(), Column("account_id", Text, primary_key=True),
+          ...)
+    """
+    return Column(GENERATION, Integer, primary_key=True, autoincrement=False, nullable=False)
+
+
 @dataclass(frozen=True)
 class RuntimeTables:
     metadata: MetaData
     positions: Table
+    generations: Table
     migrations: Table
 
 
@@ -45,11 +65,32 @@ def runtime_tables(schema: str) -> RuntimeTables:
     positions = Table(
         POSITIONS_TABLE,
         metadata,
+        generation_column(),
         Column("stream_id", Text, primary_key=True),
         Column("version", BigInteger, nullable=False),
         # When the last folded event happened and when it was folded: lag, for status pages.
         Column("occurred_at", UtcDateTime, nullable=True),
         Column("updated_at", UtcDateTime, nullable=True),
+    )
+    generations = Table(
+        GENERATIONS_TABLE,
+        metadata,
+        Column("projection", Text, primary_key=True),
+        # What readers see; the live queue writes here.
+        Column("active", Integer, nullable=False),
+        # What the rebuild in progress fills (replay pages write here); NULL when none runs.
+        Column("building", Integer, nullable=True),
+        # The rebuild that owns ``building`` (its execution name).
+        Column("rebuild", Text, nullable=True),
+        # The rebuild that made ``active`` (NULL for the first generation): a repeated promote
+        # of it is recognised as done.
+        Column("promoted_by", Text, nullable=True),
+        # The highest generation ever allocated: numbers are never reused, so rows an abandoned
+        # rebuild left behind can never mix with a later one's.
+        Column("latest", Integer, nullable=False),
+        # Rows of generations other than active and building may remain: delete them in rounds.
+        Column("cleanup", Boolean, nullable=False),
+        Column("updated_at", UtcDateTime, nullable=False),
     )
     migrations = Table(
         MIGRATIONS_TABLE,
@@ -61,13 +102,14 @@ def runtime_tables(schema: str) -> RuntimeTables:
         Column("applied_at", UtcDateTime, nullable=False),
         PrimaryKeyConstraint("track", "version"),
     )
-    return RuntimeTables(metadata, positions, migrations)
+    return RuntimeTables(metadata, positions, generations, migrations)
 
 
 def lock_positions(
-    connection: Connection, table: Table, stream_ids: Sequence[str]
+    connection: Connection, table: Table, generation: int, stream_ids: Sequence[str]
 ) -> dict[str, int]:
-    """The positions of ``stream_ids``, each row locked until the transaction ends.
+    """The positions of ``stream_ids`` in ``generation``, each row locked until the transaction
+    ends.
 
     One statement: a new stream gets a row at position 0, an existing row is "updated" to itself,
     which takes its row lock. Two consumers of one stream (the live and the replay queue, or two
@@ -79,32 +121,51 @@ def lock_positions(
         return {}
     ordered = sorted(set(stream_ids))
     insert = dialect_insert(connection, table).values(
-        [{"stream_id": stream_id, "version": 0} for stream_id in ordered]
+        [{GENERATION: generation, "stream_id": stream_id, "version": 0} for stream_id in ordered]
     )
     statement = insert.on_conflict_do_update(
-        index_elements=["stream_id"], set_={"version": table.c.version}
+        index_elements=[GENERATION, "stream_id"], set_={"version": table.c.version}
     ).returning(table.c.stream_id, table.c.version)
     return {row.stream_id: int(row.version) for row in connection.execute(statement)}
 
 
 def save_positions(
-    connection: Connection, table: Table, reached: Mapping[str, tuple[int, datetime]], now: datetime
+    connection: Connection,
+    table: Table,
+    generation: int,
+    reached: Mapping[str, tuple[int, datetime]],
+    now: datetime,
 ) -> None:
-    """Record the version (and its event time) each stream reached."""
+    """Record the version (and its event time) each stream reached in ``generation``."""
     rows = [
-        {"stream_id": stream, "version": version, "occurred_at": occurred_at, "updated_at": now}
+        {
+            GENERATION: generation,
+            "stream_id": stream,
+            "version": version,
+            "occurred_at": occurred_at,
+            "updated_at": now,
+        }
         for stream, (version, occurred_at) in sorted(reached.items())
     ]
     upsert(
         connection,
         table,
         rows,
-        key=["stream_id"],
+        key=[GENERATION, "stream_id"],
         where=lambda excluded: table.c.version < excluded.version,
     )
 
 
-def read_positions(connection: Connection, table: Table) -> dict[str, int]:
-    """Every stream's position (for status pages and tests)."""
-    rows = connection.execute(select(table.c.stream_id, table.c.version))
+def read_positions(
+    connection: Connection, table: Table, generation: int | None = None
+) -> dict[str, int]:
+    """Every stream's position in ``generation`` (default: the active one), for status pages and
+    tests."""
+    if table.schema is None:
+        msg = f"{table.name} has no schema"
+        raise ValueError(msg)
+    wanted = active_generation(table.schema) if generation is None else generation
+    rows = connection.execute(
+        select(table.c.stream_id, table.c.version).where(table.c[GENERATION] == wanted)
+    )
     return {row.stream_id: int(row.version) for row in rows}

@@ -16,8 +16,9 @@ from datetime import datetime
 from typing import Any, Final, Generic, TypeVar
 from uuid import UUID
 
+from platform_sql import GENERATION
 from pydantic import BaseModel
-from sqlalchemy import Connection, MetaData
+from sqlalchemy import Connection, Integer, MetaData
 
 from platform_events import EventEnvelope, EventRegistry, default_registry
 from platform_events.messaging import MessageAttr
@@ -83,14 +84,21 @@ def on(
 
 
 class StateStore(ABC, Generic[S]):
-    """Reads and writes a projection's per-stream state, set-based, on the runtime's connection."""
+    """Reads and writes a projection's per-stream state, set-based, on the runtime's connection.
+
+    Every table of a projection leads its primary key with ``generation`` (blue/green rebuilds,
+    see :mod:`platform_projections.generations`): a store reads and writes only the rows of the
+    ``generation`` it is given, and puts it in the key of every row it writes.
+    """
 
     @abstractmethod
-    def load(self, connection: Connection, stream_ids: Sequence[str]) -> Mapping[str, S]:
+    def load(
+        self, connection: Connection, stream_ids: Sequence[str], *, generation: int
+    ) -> Mapping[str, S]:
         """The stored state of those streams that have one (one query for all of them)."""
 
     @abstractmethod
-    def save(self, connection: Connection, states: Mapping[str, S]) -> None:
+    def save(self, connection: Connection, states: Mapping[str, S], *, generation: int) -> None:
         """Write the new state of each stream (one statement for all of them)."""
 
 
@@ -103,8 +111,8 @@ class Projection(Generic[S]):
     """The declaration of a read model.
 
     ``name`` is also the Postgres schema (an ATTACHed database on SQLite) that holds
-    ``metadata``'s tables and the runtime's position table; its writer role is
-    ``<name>_writer``.
+    ``metadata``'s tables and the runtime's tables; its writer role is ``<name>_writer``. Every
+    table leads its primary key with ``generation_column()``.
     """
 
     name: str
@@ -124,6 +132,14 @@ class Projection(Generic[S]):
         for table in self.metadata.tables.values():
             if table.schema != self.name:
                 msg = f"table {table.fullname} is outside the projection's schema {self.name!r}"
+                raise ValueError(msg)
+            key = list(table.primary_key.columns)
+            if not key or key[0].name != GENERATION or not isinstance(key[0].type, Integer):
+                # Blue/green rebuilds keep two generations of every row side by side.
+                msg = (
+                    f"table {table.fullname} must lead its primary key with an integer "
+                    f"{GENERATION!r} column (platform_projections.generation_column())"
+                )
                 raise ValueError(msg)
         by_type: dict[str, Handler[S]] = {}
         for handler in self.handlers:

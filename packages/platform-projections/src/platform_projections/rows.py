@@ -1,6 +1,7 @@
 """A state store for the common shape "one row per stream": the state is a dataclass whose fields
-are the table's columns, loaded with one ``SELECT ... WHERE key IN (...)`` and written with one
-``INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE version < excluded.version``."""
+are the table's columns (all but ``generation``), loaded with one ``SELECT ... WHERE generation =
+:g AND key IN (...)`` and written with one ``INSERT ... ON CONFLICT (generation, key) DO UPDATE
+... WHERE version < excluded.version``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from platform_sql import upsert
+from platform_sql import GENERATION, upsert
 from sqlalchemy import Connection, Table, select
 
 from platform_projections.projection import StateStore
@@ -20,15 +21,19 @@ R = TypeVar("R", bound="DataclassInstance")
 
 
 class RowPerStream(StateStore[R]):
-    """Stores each stream's state as one row of ``table``, keyed by the stream id."""
+    """Stores each stream's state as one row of ``table`` per generation, keyed by the stream id."""
 
     def __init__(
         self, table: Table, row_type: type[R], *, key: str, version: str = "version"
     ) -> None:
         self._fields = tuple(f.name for f in dataclasses.fields(row_type))
         columns = {c.name for c in table.columns}
-        if set(self._fields) != columns:
-            msg = f"{row_type.__name__} fields {sorted(self._fields)} != {table} {sorted(columns)}"
+        # The generation is where a row is kept, not part of the state it holds.
+        if GENERATION in self._fields or set(self._fields) | {GENERATION} != columns:
+            msg = (
+                f"{row_type.__name__} fields {sorted(self._fields)} + {GENERATION!r} != "
+                f"{table} {sorted(columns)}"
+            )
             raise ValueError(msg)
         if key not in columns or version not in columns:
             msg = f"{table} needs columns {key!r} and {version!r}"
@@ -38,23 +43,30 @@ class RowPerStream(StateStore[R]):
         self._key = key
         self._version = version
 
-    def load(self, connection: Connection, stream_ids: Sequence[str]) -> Mapping[str, R]:
-        key = self.table.c[self._key]
-        rows = connection.execute(select(self.table).where(key.in_(list(stream_ids))))
-        return {getattr(row, self._key): self._row_type(**dict(row._mapping)) for row in rows}
+    def load(
+        self, connection: Connection, stream_ids: Sequence[str], *, generation: int
+    ) -> Mapping[str, R]:
+        columns = [self.table.c[name] for name in self._fields]
+        statement = select(*columns).where(
+            self.table.c[GENERATION] == generation, self.table.c[self._key].in_(list(stream_ids))
+        )
+        return {
+            getattr(row, self._key): self._row_type(**dict(row._mapping))
+            for row in connection.execute(statement)
+        }
 
-    def save(self, connection: Connection, states: Mapping[str, R]) -> None:
+    def save(self, connection: Connection, states: Mapping[str, R], *, generation: int) -> None:
         version = self.table.c[self._version]
-        rows = [self._row(state) for _, state in sorted(states.items())]
+        rows = [self._row(state, generation) for _, state in sorted(states.items())]
         # The runtime already serializes a stream's writers; the guard keeps a stale writer (an
         # old Lambda still running after a timeout) from ever moving a row backwards.
         upsert(
             connection,
             self.table,
             rows,
-            key=[self._key],
+            key=[GENERATION, self._key],
             where=lambda excluded: version < excluded[self._version],
         )
 
-    def _row(self, state: R) -> dict[str, Any]:
-        return {name: getattr(state, name) for name in self._fields}
+    def _row(self, state: R, generation: int) -> dict[str, Any]:
+        return {GENERATION: generation, **{name: getattr(state, name) for name in self._fields}}

@@ -2,13 +2,20 @@
 
 For each batch:
 
-1. decode every record; group by FIFO message group, keeping delivery order within a group;
-2. lock the position row of every stream the batch touches (one statement);
-3. per stream, drop what is at or below its position (duplicates, redeliveries), and read any
+1. decode every record (a live event, a replay page of many events, or a rebuild's control
+   message); group by FIFO message group, keeping delivery order within a group;
+2. read the projection's control row (``generations``, shared lock): live events are folded into
+   the ``active`` generation, replay pages into the one being built (else the active one);
+3. lock the position row of every stream the batch touches in that generation (one statement);
+4. per stream, drop what is at or below its position (duplicates, redeliveries), and read any
    missing versions between the position and the highest delivered version from the event store
    (gap repair), so the events to fold are exactly ``position + 1 .. target``;
-4. load the state of all those streams (one query), fold their events in memory;
-5. write every new state and every new position (one set-based statement each) and commit.
+5. load the state of all those streams (one query), fold their events in memory;
+6. write every new state and every new position (one set-based statement each) and commit.
+
+Control messages then run one transaction each (``begin``, ``promote``, ``abort``: see
+:mod:`platform_projections.generations`), and when old generations left rows behind, one bounded
+round deletes some of them.
 
 A failure stays inside its FIFO group: an undecodable message, an event an apply function
 rejects, or a gap the event store cannot fill stops that group at the last good version; the
@@ -16,8 +23,9 @@ group's later messages are reported as failed (FIFO order holds on redelivery) a
 group commits. If the set-based write itself fails, the batch is rolled back and written again
 one group per SAVEPOINT, so one group's bad row cannot cost the others their work.
 
-A message is reported successful only when its version is at or below its stream's committed
-position, so deleting it from the queue can never lose an event.
+A message is reported successful only when every event it carries is at or below its stream's
+committed position in the generation it was written to, so deleting it from the queue can never
+lose an event.
 """
 
 from __future__ import annotations
@@ -30,22 +38,30 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final, Generic, TypeVar
 
-from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from platform_replay.control import CONTROL_GROUP, ControlAction, ReplayControl
+from sqlalchemy import Connection, Engine, and_, func, select
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 
 from platform_events import EventEnvelope
-from platform_projections.messages import Message, by_group, read_messages
+from platform_projections import generations as control_row
+from platform_projections.generations import ControlRefused, Generations, Lock
+from platform_projections.messages import Message, MessageKind, by_group, read_messages
+from platform_projections.migrations import managed_tables
 from platform_projections.positions import lock_positions, runtime_tables, save_positions
 from platform_projections.projection import Projection
 from platform_projections.store import EventStoreReader
 
 S = TypeVar("S")
+T = TypeVar("T")
 
 logger: Final = logging.getLogger("platform_projections")
 
 # Errors a row of one group can cause; anything else (a lost connection, a missing grant) is
 # the whole batch's problem and fails it as a whole.
 _GROUP_DATA_ERRORS: Final = (IntegrityError, DataError)
+DEFAULT_CLEANUP_ROWS: Final = 2000
+"""Rows of old generations deleted per table per batch: a few milliseconds of work, so batches
+after a rebuild stay fast while the old model goes away."""
 
 
 class GapNotRepaired(Exception):
@@ -61,9 +77,14 @@ class FailureKind(StrEnum):
     """The database refused the group's rows (poison until the projection's code is fixed)."""
     GAP = "gap"
     """The event store could not fill a gap this time (transient: the group is retried)."""
+    CONTROL = "control"
+    """A rebuild's control message that does not fit the projection's state (poison: it reaches
+    the DLQ, where the rebuild's state machine sees it and fails, leaving the active model)."""
 
 
-POISON_KINDS: Final = frozenset({FailureKind.UNDECODABLE, FailureKind.APPLY, FailureKind.WRITE})
+POISON_KINDS: Final = frozenset(
+    {FailureKind.UNDECODABLE, FailureKind.APPLY, FailureKind.WRITE, FailureKind.CONTROL}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +100,20 @@ class GroupFailure:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class ControlResult:
+    """What one control message did."""
+
+    message_id: str
+    action: ControlAction
+    rebuild: str
+    generations: Generations | None
+    """The control row afterwards (None when the message failed)."""
+    caught_up: int = 0
+    """Events a promote folded into the new generation from the event store, because the active
+    one had them and the replay had not (in flight when the live mapping was paused)."""
+
+
 @dataclass(frozen=True)
 class BatchResult:
     """What a batch did; ``response()`` is the Lambda answer (``batchItemFailures``)."""
@@ -89,7 +124,11 @@ class BatchResult:
     repaired: int
     failures: tuple[GroupFailure, ...]
     lag_seconds: float | None
-    positions: Mapping[str, int] = field(default_factory=dict)
+    positions: Mapping[int, Mapping[str, int]] = field(default_factory=dict)
+    """Per generation written, the committed position of every stream the batch touched."""
+    controls: tuple[ControlResult, ...] = ()
+    cleaned: int = 0
+    """Rows of old generations deleted after the batch."""
 
     @property
     def poisoned(self) -> int:
@@ -124,8 +163,25 @@ class _GroupOutcome(Generic[S]):
     failures: list[GroupFailure] = field(default_factory=list)
 
 
+@dataclass
+class _Applied(Generic[S]):
+    """The event part of a batch, once committed."""
+
+    outcomes: list[_GroupOutcome[S]] = field(default_factory=list)
+    committed: dict[int, dict[str, int]] = field(default_factory=dict)
+    generation_of: dict[str, int] = field(default_factory=dict)
+    """Message id -> the generation its events were written to."""
+    control: Generations | None = None
+
+
 class _RetryOneGroupPerSavepoint(Exception):
     """The set-based write failed on some group's data; write again group by group."""
+
+
+class _CatchUpFailed(Exception):
+    def __init__(self, failure: GroupFailure) -> None:
+        super().__init__(failure.reason)
+        self.failure = failure
 
 
 def _utc_now() -> datetime:
@@ -145,17 +201,24 @@ class Projector(Generic[S]):
         clock: Callable[[], datetime] = _utc_now,
         max_attempts: int = 3,
         sleep: Callable[[float], None] = time.sleep,
+        cleanup_rows: int = DEFAULT_CLEANUP_ROWS,
     ) -> None:
-        """``schema`` is the physical schema to write (default: the projection's own name);
-        a rebuild writes into a fresh one while the live model keeps serving queries."""
+        """``schema`` is the physical schema to write (default: the projection's own name), e.g.
+        to host a second copy of a projection in one database."""
+        if cleanup_rows < 1:
+            msg = "cleanup_rows must be at least 1"
+            raise ValueError(msg)
         self.projection = projection
         self._engine = engine
         self._reader = reader
         self._physical = schema or projection.schema
-        self._positions = runtime_tables(projection.schema).positions
+        self._tables = runtime_tables(projection.schema)
+        self._positions = self._tables.positions
+        self._managed = managed_tables(projection)
         self._clock = clock
         self._max_attempts = max_attempts
         self._sleep = sleep
+        self._cleanup_rows = cleanup_rows
 
     @property
     def physical_schema(self) -> str:
@@ -174,18 +237,67 @@ class Projector(Generic[S]):
             )
         return connection
 
+    def generations(self) -> Generations:
+        """The projection's control row as it is now."""
+        with self.connect() as connection:
+            return control_row.read_generations(connection, self._tables, self.projection.name)
+
     # ------------------------------------------------------------------ the batch
     def handle(self, records: Iterable[Mapping[str, Any]]) -> BatchResult:
         """Apply one SQS batch (Lambda's ``event["Records"]``)."""
         messages = read_messages(records)
         groups = by_group(messages)
+        applied = self._apply_events(groups)
+        controls: list[ControlResult] = []
+        control_failures: dict[str, GroupFailure] = {}
+        for message in messages:
+            if message.control is None:
+                continue
+            outcome = self._apply_control(message, message.control)
+            if isinstance(outcome, GroupFailure):
+                control_failures[message.message_id] = outcome
+            else:
+                controls.append(outcome)
+        latest = controls[-1].generations if controls else applied.control
+        cleaned = self._cleanup_after_batch(latest)
+        return self._result(
+            groups=groups,
+            applied=applied,
+            controls=controls,
+            control_failures=control_failures,
+            cleaned=cleaned,
+            messages=messages,
+        )
+
+    def collect_garbage(self, *, rounds: int | None = None) -> int:
+        """Delete rows of generations that are neither active nor being built, ``cleanup_rows``
+        per table per round, until none is left (or ``rounds`` ran); answers the rows deleted.
+        Batches run one round each on their own; operators and tests may call this."""
+        total = 0
+        done = 0
+        while rounds is None or done < rounds:
+            deleted, finished = self._retrying(self._cleanup_round)
+            total += deleted
+            done += 1
+            if finished:
+                break
+        return total
+
+    # ------------------------------------------------------------------ events
+    def _apply_events(self, groups: Mapping[str, list[Message]]) -> _Applied[S]:
+        work = {
+            group: [m for m in group_messages if m.kind is not MessageKind.CONTROL]
+            for group, group_messages in groups.items()
+        }
+        work = {group: group_messages for group, group_messages in work.items() if group_messages}
+        if not work:
+            return _Applied()
         isolate = False
         attempt = 0
         while True:
             attempt += 1
             try:
-                outcomes, positions = self._attempt(groups, isolate=isolate)
-                break
+                return self._attempt(work, isolate=isolate)
             except _RetryOneGroupPerSavepoint:
                 isolate = True
             except OperationalError as error:
@@ -193,52 +305,75 @@ class Projector(Generic[S]):
                 # attempt left nothing behind, so running it again is safe.
                 if attempt >= self._max_attempts:
                     raise
-                logger.warning(
-                    "batch attempt failed, retrying",
-                    extra={"attempt": attempt, "error": str(error.orig or error)},
-                )
-                self._sleep(0.05 * attempt)
-        return self._result(groups, outcomes, positions, messages)
+                self._pause(attempt, error)
 
-    def _attempt(
-        self, groups: Mapping[str, list[Message]], *, isolate: bool
+    def _attempt(self, groups: Mapping[str, list[Message]], *, isolate: bool) -> _Applied[S]:
+        applied: _Applied[S] = _Applied()
+        with self.connect() as connection, connection.begin():
+            control = control_row.read_generations(
+                connection, self._tables, self.projection.name, lock=Lock.SHARE
+            )
+            applied.control = control
+            targets = {MessageKind.EVENT: control.active, MessageKind.PAGE: control.replay_target}
+            by_generation: dict[int, dict[str, list[Message]]] = {}
+            for group, group_messages in groups.items():
+                generation = control.active
+                for message in group_messages:
+                    # An undecodable message stays where its group was going, so that it stops
+                    # the group there.
+                    generation = targets.get(message.kind, generation)
+                    by_generation.setdefault(generation, {}).setdefault(group, []).append(message)
+                    applied.generation_of[message.message_id] = generation
+            # Ascending generations, streams in order within each: every batch locks positions
+            # in one global order, so two batches cannot deadlock.
+            for generation in sorted(by_generation):
+                outcomes, committed = self._fold_generation(
+                    connection, generation, by_generation[generation], isolate=isolate
+                )
+                applied.outcomes.extend(outcomes.values())
+                applied.committed[generation] = committed
+        return applied
+
+    def _fold_generation(
+        self,
+        connection: Connection,
+        generation: int,
+        groups: Mapping[str, list[Message]],
+        *,
+        isolate: bool,
     ) -> tuple[dict[str, _GroupOutcome[S]], dict[str, int]]:
-        stream_ids = sorted(
-            {m.envelope.stream_id for ms in groups.values() for m in ms if m.envelope}
-        )
         owners: dict[str, str] = {}
         for group, group_messages in groups.items():
             for message in group_messages:
-                if message.envelope is not None:
-                    owners.setdefault(message.envelope.stream_id, group)
-        with self.connect() as connection, connection.begin():
-            positions = lock_positions(connection, self._positions, stream_ids)
-            plans = {
-                group: self._plan(group, ms, positions, owners) for group, ms in groups.items()
-            }
-            wanted = sorted(
-                stream
-                for plan in plans.values()
-                for stream, work in plan.streams.items()
-                if any(self.projection.handles(e.event_type) for e in work.events)
-            )
-            loaded = self.projection.store.load(connection, wanted) if wanted else {}
-            outcomes = {group: self._fold(group, plan, loaded) for group, plan in plans.items()}
-            now = self._clock()
-            if isolate:
-                for group, outcome in outcomes.items():
-                    if outcome.reached:
-                        outcomes[group] = self._save_one(connection, group, outcome, now)
-            else:
-                states: dict[str, S] = {}
-                reached: dict[str, tuple[int, datetime]] = {}
-                for outcome in outcomes.values():
-                    states.update(outcome.states)
-                    reached.update(outcome.reached)
-                try:
-                    self._save(connection, states, reached, now)
-                except _GROUP_DATA_ERRORS as error:
-                    raise _RetryOneGroupPerSavepoint from error
+                for envelope in message.envelopes:
+                    owners.setdefault(envelope.stream_id, group)
+        positions = lock_positions(connection, self._positions, generation, sorted(owners))
+        plans = {group: self._plan(group, ms, positions, owners) for group, ms in groups.items()}
+        wanted = sorted(
+            stream
+            for plan in plans.values()
+            for stream, work in plan.streams.items()
+            if any(self.projection.handles(e.event_type) for e in work.events)
+        )
+        loaded = (
+            self.projection.store.load(connection, wanted, generation=generation) if wanted else {}
+        )
+        outcomes = {group: self._fold(group, plan, loaded) for group, plan in plans.items()}
+        now = self._clock()
+        if isolate:
+            for group, outcome in outcomes.items():
+                if outcome.reached:
+                    outcomes[group] = self._save_one(connection, generation, group, outcome, now)
+        else:
+            states: dict[str, S] = {}
+            reached: dict[str, tuple[int, datetime]] = {}
+            for outcome in outcomes.values():
+                states.update(outcome.states)
+                reached.update(outcome.reached)
+            try:
+                self._save(connection, generation, states, reached, now)
+            except _GROUP_DATA_ERRORS as error:
+                raise _RetryOneGroupPerSavepoint from error
         committed = dict(positions)
         for outcome in outcomes.values():
             committed.update({s: version for s, (version, _) in outcome.reached.items()})
@@ -255,7 +390,7 @@ class Projector(Generic[S]):
         plan = _GroupPlan()
         delivered: dict[str, dict[int, EventEnvelope]] = {}
         for message in messages:
-            if message.envelope is None:
+            if message.kind is MessageKind.UNDECODABLE:
                 # FIFO: nothing after an undecodable message may be applied before it is.
                 plan.failures.append(
                     GroupFailure(
@@ -269,16 +404,16 @@ class Projector(Generic[S]):
                     )
                 )
                 break
-            envelope = message.envelope
-            if owners[envelope.stream_id] != group:
-                # A stream is folded by one group per batch; a stray message of it in another
-                # group succeeds only if the owner got past it, else it comes back later.
-                continue
-            seen = delivered.setdefault(envelope.stream_id, {})
-            if envelope.version <= positions[envelope.stream_id] or envelope.version in seen:
-                plan.skipped += 1
-                continue
-            seen[envelope.version] = envelope
+            for envelope in message.envelopes:
+                if owners[envelope.stream_id] != group:
+                    # A stream is folded by one group per batch; a stray message of it in another
+                    # group succeeds only if the owner got past it, else it comes back later.
+                    continue
+                seen = delivered.setdefault(envelope.stream_id, {})
+                if envelope.version <= positions[envelope.stream_id] or envelope.version in seen:
+                    plan.skipped += 1
+                    continue
+                seen[envelope.version] = envelope
         for stream, events in delivered.items():
             if not events:
                 continue
@@ -304,17 +439,24 @@ class Projector(Generic[S]):
     ) -> _StreamPlan:
         target = max(delivered)
         missing = [v for v in range(start + 1, target + 1) if v not in delivered]
-        found: dict[int, EventEnvelope] = {}
-        if missing:
-            for envelope in self._reader.read(stream, missing[0], missing[-1]):
-                if envelope.stream_id == stream and envelope.version in missing:
-                    found[envelope.version] = envelope
-            lost = [v for v in missing if v not in found]
-            if lost:
-                msg = f"the event store has no {stream} v{lost[0]} (delivered up to v{target})"
-                raise GapNotRepaired(msg)
+        found = self._read_store(stream, missing[0], missing[-1], target) if missing else {}
         events = [delivered.get(v) or found[v] for v in range(start + 1, target + 1)]
-        return _StreamPlan(start, events, set(found))
+        return _StreamPlan(start, events, {v for v in found if v in missing})
+
+    def _read_store(
+        self, stream: str, first: int, last: int, target: int
+    ) -> dict[int, EventEnvelope]:
+        """Versions ``first..last`` of a stream from the event store, every one of them."""
+        found = {
+            envelope.version: envelope
+            for envelope in self._reader.read(stream, first, last)
+            if envelope.stream_id == stream and first <= envelope.version <= last
+        }
+        lost = [v for v in range(first, last + 1) if v not in found]
+        if lost:
+            msg = f"the event store has no {stream} v{lost[0]} (delivered up to v{target})"
+            raise GapNotRepaired(msg)
+        return found
 
     def _fold(self, group: str, plan: _GroupPlan, loaded: Mapping[str, S]) -> _GroupOutcome[S]:
         outcome: _GroupOutcome[S] = _GroupOutcome(
@@ -359,21 +501,27 @@ class Projector(Generic[S]):
     def _save(
         self,
         connection: Connection,
+        generation: int,
         states: Mapping[str, S],
         reached: Mapping[str, tuple[int, datetime]],
         now: datetime,
     ) -> None:
         if states:
-            self.projection.store.save(connection, states)
+            self.projection.store.save(connection, states, generation=generation)
         if reached:
-            save_positions(connection, self._positions, reached, now)
+            save_positions(connection, self._positions, generation, reached, now)
 
     def _save_one(
-        self, connection: Connection, group: str, outcome: _GroupOutcome[S], now: datetime
+        self,
+        connection: Connection,
+        generation: int,
+        group: str,
+        outcome: _GroupOutcome[S],
+        now: datetime,
     ) -> _GroupOutcome[S]:
         try:
             with connection.begin_nested():
-                self._save(connection, outcome.states, outcome.reached, now)
+                self._save(connection, generation, outcome.states, outcome.reached, now)
         except _GROUP_DATA_ERRORS as error:
             stream = min(outcome.reached)
             reason = f"writing the read model failed: {error.orig or error}"
@@ -381,31 +529,191 @@ class Projector(Generic[S]):
             return _GroupOutcome(skipped=outcome.skipped, failures=[*outcome.failures, failure])
         return outcome
 
+    # ------------------------------------------------------------------ control messages
+    def _apply_control(
+        self, message: Message, control: ReplayControl
+    ) -> ControlResult | GroupFailure:
+        def failure(kind: FailureKind, reason: str) -> GroupFailure:
+            return GroupFailure(
+                kind, message.group_id, message.message_id, None, None, None, reason
+            )
+
+        try:
+            state, caught_up = self._retrying(lambda: self._control_transaction(control))
+        except ControlRefused as error:
+            return failure(FailureKind.CONTROL, str(error))
+        except _CatchUpFailed as error:
+            found = error.failure
+            return GroupFailure(
+                found.kind,
+                message.group_id,
+                message.message_id,
+                found.stream_id,
+                found.event_id,
+                found.version,
+                f"promote could not catch up: {found.reason}",
+            )
+        return ControlResult(message.message_id, control.action, control.rebuild, state, caught_up)
+
+    def _control_transaction(self, control: ReplayControl) -> tuple[Generations, int]:
+        name = self.projection.name
+        with self.connect() as connection, connection.begin():
+            now = self._clock()
+            if control.action is ControlAction.BEGIN:
+                return control_row.begin(connection, self._tables, name, control.rebuild, now), 0
+            if control.action is ControlAction.ABORT:
+                return control_row.abort(connection, self._tables, name, control.rebuild, now), 0
+            current = control_row.read_generations(connection, self._tables, name, lock=Lock.UPDATE)
+            target = control_row.promote_target(current, control.rebuild)
+            if target is None:
+                return current, 0
+            caught_up = self._catch_up(connection, current.active, target, now)
+            swapped = control_row.swap(
+                connection, self._tables, name, rebuild=control.rebuild, target=target, now=now
+            )
+            return swapped, caught_up
+
+    def _catch_up(self, connection: Connection, source: int, target: int, now: datetime) -> int:
+        """Fold into ``target`` every event ``source`` has and ``target`` lacks, read from the
+        event store (strongly consistent), so that promoting ``target`` loses nothing the active
+        model showed: a live batch still in flight when the rebuild paused the live mapping, or
+        an event the replay's index read had not seen yet."""
+        ahead, behind = self._positions.alias("ahead"), self._positions.alias("behind")
+        rows = connection.execute(
+            select(ahead.c.stream_id, ahead.c.version)
+            .select_from(
+                ahead.outerjoin(
+                    behind,
+                    and_(behind.c.generation == target, behind.c.stream_id == ahead.c.stream_id),
+                )
+            )
+            .where(
+                ahead.c.generation == source, ahead.c.version > func.coalesce(behind.c.version, 0)
+            )
+        )
+        wanted = {row.stream_id: int(row.version) for row in rows}
+        if not wanted:
+            return 0
+        positions = lock_positions(connection, self._positions, target, sorted(wanted))
+        plan = _GroupPlan()
+        for stream, version in sorted(wanted.items()):
+            start = positions[stream]
+            if version <= start:
+                continue
+            try:
+                found = self._read_store(stream, start + 1, version, version)
+            except Exception as error:
+                raise _CatchUpFailed(
+                    GroupFailure(
+                        FailureKind.GAP, CONTROL_GROUP, None, stream, None, start + 1, f"{error}"
+                    )
+                ) from error
+            events = [found[v] for v in range(start + 1, version + 1)]
+            plan.streams[stream] = _StreamPlan(start, events, set(found))
+        handled = sorted(
+            stream
+            for stream, work in plan.streams.items()
+            if any(self.projection.handles(e.event_type) for e in work.events)
+        )
+        loaded = (
+            self.projection.store.load(connection, handled, generation=target) if handled else {}
+        )
+        outcome = self._fold(CONTROL_GROUP, plan, loaded)
+        if outcome.failures:
+            raise _CatchUpFailed(outcome.failures[0])
+        self._save(connection, target, outcome.states, outcome.reached, now)
+        return sum(len(work.events) for work in plan.streams.values())
+
+    # ------------------------------------------------------------------ old generations
+    def _cleanup_after_batch(self, control: Generations | None) -> int:
+        if control is None or not control.cleanup:
+            return 0
+        try:
+            return self.collect_garbage(rounds=1)
+        except SQLAlchemyError as error:
+            # The batch is committed; old rows are invisible to readers and the next batch
+            # tries again.
+            logger.warning("deleting old generations failed", extra={"error": str(error)})
+            return 0
+
+    def _cleanup_round(self) -> tuple[int, bool]:
+        with self.connect() as connection, connection.begin():
+            current = control_row.read_generations(
+                connection, self._tables, self.projection.name, lock=Lock.UPDATE
+            )
+            if not current.cleanup:
+                return 0, True
+            deleted, exhausted = control_row.delete_garbage(
+                connection, self._managed, current, self._cleanup_rows
+            )
+            if exhausted:
+                control_row.finish_cleanup(
+                    connection, self._tables, self.projection.name, self._clock()
+                )
+            return deleted, exhausted
+
+    # ------------------------------------------------------------------ plumbing
+    def _retrying(self, work: Callable[[], T]) -> T:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return work()
+            except OperationalError as error:
+                if attempt >= self._max_attempts:
+                    raise
+                self._pause(attempt, error)
+
+    def _pause(self, attempt: int, error: OperationalError) -> None:
+        logger.warning(
+            "database attempt failed, retrying",
+            extra={"attempt": attempt, "error": str(error.orig or error)},
+        )
+        self._sleep(0.05 * attempt)
+
     # ------------------------------------------------------------------ the answer
     def _result(
         self,
+        *,
         groups: Mapping[str, list[Message]],
-        outcomes: Mapping[str, _GroupOutcome[S]],
-        committed: Mapping[str, int],
+        applied: _Applied[S],
+        controls: Sequence[ControlResult],
+        control_failures: Mapping[str, GroupFailure],
+        cleaned: int,
         messages: Sequence[Message],
     ) -> BatchResult:
         failed: list[str] = []
         for group_messages in groups.values():
             for index, message in enumerate(group_messages):
-                envelope = message.envelope
-                if envelope is None or envelope.version > committed.get(envelope.stream_id, 0):
+                if not self._succeeded(message, applied, control_failures):
                     # This one and every later message of its group go back to the queue.
                     failed.extend(m.message_id for m in group_messages[index:])
                     break
-        failures = tuple(f for outcome in outcomes.values() for f in outcome.failures)
-        occurred = [m.envelope.occurred_at for m in messages if m.envelope is not None]
+        outcomes = applied.outcomes
+        failures = tuple(f for outcome in outcomes for f in outcome.failures) + tuple(
+            control_failures.values()
+        )
+        occurred = [e.occurred_at for m in messages for e in m.envelopes]
         lag = max(0.0, (self._clock() - min(occurred)).total_seconds()) if occurred else None
         return BatchResult(
             failed_message_ids=tuple(failed),
-            applied=sum(o.applied for o in outcomes.values()),
-            skipped=sum(o.skipped for o in outcomes.values()),
-            repaired=sum(o.repaired for o in outcomes.values()),
+            applied=sum(o.applied for o in outcomes),
+            skipped=sum(o.skipped for o in outcomes),
+            repaired=sum(o.repaired for o in outcomes),
             failures=failures,
             lag_seconds=lag,
-            positions=dict(committed),
+            positions={g: dict(p) for g, p in applied.committed.items()},
+            controls=tuple(controls),
+            cleaned=cleaned,
         )
+
+    @staticmethod
+    def _succeeded(
+        message: Message, applied: _Applied[S], control_failures: Mapping[str, GroupFailure]
+    ) -> bool:
+        if message.kind is MessageKind.UNDECODABLE:
+            return False
+        if message.kind is MessageKind.CONTROL:
+            return message.message_id not in control_failures
+        committed = applied.committed.get(applied.generation_of.get(message.message_id, -1), {})
+        return all(e.version <= committed.get(e.stream_id, 0) for e in message.envelopes)

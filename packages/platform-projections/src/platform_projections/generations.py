@@ -1,0 +1,235 @@
+"""Blue/green generations of a projection's tables: the control row and its transitions.
+
+Every table of a projection (its model and the runtime's positions) carries ``generation`` as the
+leading column of its primary key, and ``<schema>.generations`` holds one row per projection:
+
+- ``active``: what readers see (``platform_sql.in_active_generation``) and the live queue writes;
+- ``building``: what a rebuild in progress fills (replay pages write here; NULL when none runs);
+- ``rebuild``: the rebuild that owns ``building``; ``promoted_by``: the one that made ``active``;
+- ``latest``: the highest generation ever allocated (numbers are never reused);
+- ``cleanup``: rows of other generations may remain, to be deleted in bounded rounds.
+
+A rebuild changes only this row (pure DML, so the writer role, which owns nothing, can do it, on
+Postgres and SQLite alike):
+
+- ``begin(id)``: ``building = latest + 1``; an unfinished earlier rebuild's generation becomes
+  garbage. Repeated for the same id: nothing.
+- ``promote(id)``: ``active = building, building = NULL`` in one transaction, so readers switch
+  from one whole model to the other. Repeated after it succeeded: nothing. For an id that is not
+  the rebuild in progress: refused (the state machine sees the message dead-lettered).
+- ``abort(id)``: ``building = NULL``; ``active`` never changed.
+
+Transitions lock the row (``FOR UPDATE``); every batch reads it ``FOR SHARE`` for its whole
+transaction, so a batch that chose its generation before a promote commits before the promote
+reads positions, and none writes into a generation that stopped being the one it chose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Final
+
+from platform_sql import GENERATION
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    Table,
+    and_,
+    delete,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+
+from platform_projections.positions import RuntimeTables
+
+FIRST_GENERATION: Final = 1
+
+
+class ControlRefused(Exception):
+    """A control message that cannot be applied in the projection's current state."""
+
+
+class Lock(StrEnum):
+    SHARE = "share"
+    UPDATE = "update"
+
+
+@dataclass(frozen=True, slots=True)
+class Generations:
+    """The control row of one projection."""
+
+    active: int
+    building: int | None
+    rebuild: str | None
+    promoted_by: str | None
+    latest: int
+    cleanup: bool
+
+    @property
+    def replay_target(self) -> int:
+        """Where replay pages go: the generation being built, else (a new projection's first
+        replay) the active one."""
+        return self.building if self.building is not None else self.active
+
+    def keeps(self) -> tuple[int, ...]:
+        """The generations whose rows must stay."""
+        return (self.active,) if self.building is None else (self.active, self.building)
+
+
+def read_generations(
+    connection: Connection, tables: RuntimeTables, projection: str, *, lock: Lock | None = None
+) -> Generations:
+    """The projection's control row, optionally locked until the transaction ends (on Postgres;
+    SQLite's writers hold the database's write lock already)."""
+    control = tables.generations
+    statement = select(control).where(control.c.projection == projection)
+    if lock is not None:
+        statement = statement.with_for_update(read=lock is Lock.SHARE)
+    row = connection.execute(statement).one_or_none()
+    if row is None:
+        msg = f"{control.fullname} has no row for {projection!r}: run the migrations"
+        raise LookupError(msg)
+    return Generations(
+        active=int(row.active),
+        building=None if row.building is None else int(row.building),
+        rebuild=row.rebuild,
+        promoted_by=row.promoted_by,
+        latest=int(row.latest),
+        cleanup=bool(row.cleanup),
+    )
+
+
+def begin(
+    connection: Connection, tables: RuntimeTables, projection: str, rebuild: str, now: datetime
+) -> Generations:
+    """Allocate a new generation for ``rebuild`` (see the module docstring)."""
+    current = read_generations(connection, tables, projection, lock=Lock.UPDATE)
+    if rebuild in (current.rebuild, current.promoted_by):
+        return current
+    building = current.latest + 1
+    return _store(
+        connection,
+        tables,
+        projection,
+        now,
+        building=building,
+        rebuild=rebuild,
+        latest=building,
+        # An earlier rebuild that never finished left rows behind.
+        cleanup=current.cleanup or current.building is not None,
+    )
+
+
+def promote_target(current: Generations, rebuild: str) -> int | None:
+    """The generation ``promote(rebuild)`` would make active; None if it already did."""
+    if current.promoted_by == rebuild:
+        return None
+    if current.rebuild != rebuild or current.building is None:
+        msg = (
+            f"rebuild {rebuild!r} is not in progress (building {current.building}, "
+            f"owned by {current.rebuild!r}): its begin was never applied or a later rebuild "
+            "took over"
+        )
+        raise ControlRefused(msg)
+    return current.building
+
+
+def swap(
+    connection: Connection,
+    tables: RuntimeTables,
+    projection: str,
+    *,
+    rebuild: str,
+    target: int,
+    now: datetime,
+) -> Generations:
+    """Make ``target`` (what :func:`promote_target` answered) the active generation. The caller
+    holds the row lock (``read_generations(..., lock=Lock.UPDATE)``) and has caught ``target`` up
+    with the active generation."""
+    return _store(
+        connection,
+        tables,
+        projection,
+        now,
+        active=target,
+        building=None,
+        rebuild=None,
+        promoted_by=rebuild,
+        cleanup=True,
+    )
+
+
+def abort(
+    connection: Connection, tables: RuntimeTables, projection: str, rebuild: str, now: datetime
+) -> Generations:
+    """Forget the generation ``rebuild`` was building; anything else is left as it is."""
+    current = read_generations(connection, tables, projection, lock=Lock.UPDATE)
+    if current.rebuild != rebuild:
+        return current
+    return _store(connection, tables, projection, now, building=None, rebuild=None, cleanup=True)
+
+
+def garbage_condition(table: FromClause, keep: Generations) -> ColumnElement[bool]:
+    """Rows of ``table`` in no generation ``keep`` keeps, as index ranges on the leading column
+    (generations are allocated in increasing order, so ``active < building`` whenever both are
+    set, and nothing lies above ``latest``)."""
+    column = table.c[GENERATION]
+    if keep.building is None:
+        return or_(column < keep.active, column > keep.active)
+    return or_(
+        column < keep.active,
+        and_(column > keep.active, column < keep.building),
+        column > keep.building,
+    )
+
+
+def delete_garbage(
+    connection: Connection, tables: Sequence[Table], keep: Generations, limit: int
+) -> tuple[int, bool]:
+    """Delete at most ``limit`` garbage rows from each table; answers how many rows went and
+    whether that was the last of them (every table had fewer than ``limit``).
+
+    Rows are picked by primary key in a subquery: neither Postgres nor SQLite's default build
+    takes ``DELETE ... LIMIT``."""
+    deleted = 0
+    exhausted = True
+    for table in tables:
+        key = list(table.primary_key.columns)
+        # An alias, so the subquery reads the table on its own instead of correlating to the
+        # DELETE's row.
+        picked = table.alias("doomed")
+        doomed = (
+            select(*(picked.c[column.name] for column in key))
+            .where(garbage_condition(picked, keep))
+            .limit(limit)
+        )
+        count = max(connection.execute(delete(table).where(tuple_(*key).in_(doomed))).rowcount, 0)
+        deleted += count
+        exhausted = exhausted and count < limit
+    return deleted, exhausted
+
+
+def finish_cleanup(
+    connection: Connection, tables: RuntimeTables, projection: str, now: datetime
+) -> None:
+    _store(connection, tables, projection, now, cleanup=False)
+
+
+def _store(
+    connection: Connection,
+    tables: RuntimeTables,
+    projection: str,
+    now: datetime,
+    **changes: object,
+) -> Generations:
+    control = tables.generations
+    connection.execute(
+        update(control).where(control.c.projection == projection).values(**changes, updated_at=now)
+    )
+    return read_generations(connection, tables, projection)
