@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from platform_projections import InMemoryEventStore
-from platform_sql import DatabaseConfig, create_database_engine
+from platform_sql import GENERATION, DatabaseConfig, create_database_engine, in_active_generation
 from projection_balances.migrate import run
 from projection_balances.model import accounts
 from projection_balances.settings import MigrationSettings
@@ -188,7 +188,9 @@ def fold() -> Callable[[Sequence[EventEnvelope]], dict[str, Any] | None]:
 def read_model(
     engine: Engine, account_ids: Sequence[str] | None = None
 ) -> dict[str, dict[str, Any]]:
-    query = select(accounts)
+    """What the query side sees: the active generation's rows, without the generation."""
+    columns = [column for column in accounts.columns if column.name != GENERATION]
+    query = select(*columns).where(in_active_generation(accounts))
     if account_ids is not None:
         query = query.where(accounts.c.account_id.in_(list(account_ids)))
     with engine.connect() as connection:
@@ -197,5 +199,5 @@ def read_model(
 
 @pytest.fixture
 def model() -> Callable[..., dict[str, dict[str, Any]]]:
-    """The rows of ``balances.accounts`` (optionally only some accounts), by account id."""
+    """The rows of ``balances.accounts`` a reader sees (optionally only some accounts), by id."""
     return read_model

@@ -30,7 +30,9 @@ def test_the_cli_migrates_postgres_once_then_reports_up_to_date(database_url, ca
 
     assert capsys.readouterr().out.splitlines() == [
         "balances: applied runtime:1 stream positions",
+        "balances: applied runtime:2 generations",
         "balances: applied projection:1 accounts",
+        "balances: applied projection:2 accounts by generation",
         "balances: up to date",
     ]
 
@@ -54,6 +56,11 @@ def test_the_deploy_time_lambda_reads_its_settings_from_the_environment(database
 
     assert first == {
         "schema": "balances",
-        "applied": ["runtime:1 stream positions", "projection:1 accounts"],
+        "applied": [
+            "runtime:1 stream positions",
+            "runtime:2 generations",
+            "projection:1 accounts",
+            "projection:2 accounts by generation",
+        ],
     }
     assert second == {"schema": "balances", "applied": []}

@@ -21,7 +21,9 @@ def test_the_projection_runs_on_sqlite_files_and_survives_a_restart(
     assert main(arguments) == 0
     assert capsys.readouterr().out.splitlines() == [
         "balances: applied runtime:1 stream positions",
+        "balances: applied runtime:2 generations",
         "balances: applied projection:1 accounts",
+        "balances: applied projection:2 accounts by generation",
         "balances: up to date",
     ]
     config = DatabaseConfig(url=f"sqlite:///{main_db}", attach={"balances": str(balances_db)})

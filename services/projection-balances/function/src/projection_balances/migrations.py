@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from platform_projections import Migration
+from platform_projections import Migration, add_generation
 from platform_sql import Money, UtcDateTime
-from sqlalchemy import BigInteger, Column, Connection, Index, MetaData, Table, Text
+from sqlalchemy import BigInteger, Column, Connection, Index, Integer, MetaData, Table, Text
 
 from projection_balances.model import SCHEMA
 
@@ -33,4 +33,28 @@ def _create_accounts(connection: Connection, _schema: str) -> None:
     table.create(connection)
 
 
-MIGRATIONS: Final = (Migration(1, "accounts", _create_accounts),)
+def _generations(connection: Connection, schema: str) -> None:
+    # Every existing row becomes generation 1 (the runtime's own migration made generation 1
+    # active); the pagination indexes lead with the generation, as every read filters on it.
+    table = Table(
+        "accounts",
+        MetaData(schema=SCHEMA),
+        Column("generation", Integer, primary_key=True, autoincrement=False),
+        Column("account_id", Text, primary_key=True),
+        Column("owner", Text, nullable=False),
+        Column("currency", Text, nullable=False),
+        Column("balance", Money, nullable=False),
+        Column("status", Text, nullable=False),
+        Column("version", BigInteger, nullable=False),
+        Column("updated_at", UtcDateTime, nullable=False),
+        Index("ix_accounts_owner_account_id", "generation", "owner", "account_id"),
+        Index("ix_accounts_status_account_id", "generation", "status", "account_id"),
+        Index("ix_accounts_owner_status_account_id", "generation", "owner", "status", "account_id"),
+    )
+    add_generation(connection, schema, table)
+
+
+MIGRATIONS: Final = (
+    Migration(1, "accounts", _create_accounts),
+    Migration(2, "accounts by generation", _generations),
+)
