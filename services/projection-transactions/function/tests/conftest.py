@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from platform_projections import InMemoryEventStore
-from platform_sql import DatabaseConfig, create_database_engine
+from platform_sql import GENERATION, DatabaseConfig, create_database_engine, in_active_generation
 from projection_transactions.migrate import run
 from projection_transactions.model import transactions
 from projection_transactions.settings import MigrationSettings
@@ -205,7 +205,13 @@ def fold() -> Callable[[Sequence[EventEnvelope]], list[dict[str, Any]]]:
 
 
 def read_model(engine: Engine, account_ids: Sequence[str] | None = None) -> dict[str, list[dict]]:
-    query = select(transactions).order_by(transactions.c.account_id, transactions.c.version)
+    """What the query side sees: the active generation's rows, without the generation."""
+    columns = [column for column in transactions.columns if column.name != GENERATION]
+    query = (
+        select(*columns)
+        .where(in_active_generation(transactions))
+        .order_by(transactions.c.account_id, transactions.c.version)
+    )
     if account_ids is not None:
         query = query.where(transactions.c.account_id.in_(list(account_ids)))
     found: dict[str, list[dict]] = {}
@@ -217,6 +223,6 @@ def read_model(engine: Engine, account_ids: Sequence[str] | None = None) -> dict
 
 @pytest.fixture
 def model() -> Callable[..., dict[str, list[dict[str, Any]]]]:
-    """The rows of ``transactions.transactions`` (optionally only some accounts), per account,
-    oldest first."""
+    """The rows of ``transactions.transactions`` a reader sees (optionally only some accounts),
+    per account, oldest first."""
     return read_model

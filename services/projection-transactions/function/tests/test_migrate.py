@@ -15,8 +15,8 @@ def test_the_migrations_build_exactly_the_declared_table(engine):
         primary = inspector.get_pk_constraint("transactions", schema="transactions")
         checks = inspector.get_check_constraints("transactions", schema="transactions")
 
-    # The primary key is the keyset index of the query's pages: (account_id, version).
-    assert primary["constrained_columns"] == ["account_id", "version"]
+    # The primary key is the keyset index of the query's pages, within one generation.
+    assert primary["constrained_columns"] == ["generation", "account_id", "version"]
     assert [check["name"] for check in checks] == ["ck_transactions_type"]
 
 
@@ -29,7 +29,9 @@ def test_the_cli_migrates_postgres_once_then_reports_up_to_date(database_url, ca
 
     assert capsys.readouterr().out.splitlines() == [
         "transactions: applied runtime:1 stream positions",
+        "transactions: applied runtime:2 generations",
         "transactions: applied projection:1 transactions",
+        "transactions: applied projection:2 transactions by generation",
         "transactions: up to date",
     ]
 
@@ -53,6 +55,11 @@ def test_the_deploy_time_lambda_reads_its_settings_from_the_environment(database
 
     assert first == {
         "schema": "transactions",
-        "applied": ["runtime:1 stream positions", "projection:1 transactions"],
+        "applied": [
+            "runtime:1 stream positions",
+            "runtime:2 generations",
+            "projection:1 transactions",
+            "projection:2 transactions by generation",
+        ],
     }
     assert second == {"schema": "transactions", "applied": []}

@@ -82,6 +82,7 @@ def test_an_event_at_or_below_the_stored_version_is_refused(account):
 
 def test_the_store_matches_the_table_column_for_column():
     assert {c.name for c in transactions.columns} == {
+        "generation",
         "account_id",
         "version",
         "event_id",
@@ -91,7 +92,11 @@ def test_the_store_matches_the_table_column_for_column():
         "reference",
         "occurred_at",
     }
-    assert [c.name for c in transactions.primary_key.columns] == ["account_id", "version"]
+    assert [c.name for c in transactions.primary_key.columns] == [
+        "generation",
+        "account_id",
+        "version",
+    ]
 
 
 def test_interleaved_deposits_and_withdrawals_chain_their_balances(
@@ -134,7 +139,7 @@ def test_the_first_movement_repairs_through_account_opened(
 
     assert result.failed_message_ids == ()
     assert (result.applied, result.repaired, result.skipped) == (2, 1, 0)
-    assert result.positions == {events[0].stream_id: 3}
+    assert result.positions == {1: {events[0].stream_id: 3}}
     assert model(engine)[events[0].stream_id] == fold(events)
 
 
@@ -188,7 +193,7 @@ def test_account_opened_and_closed_move_the_position_without_rows(
 
     assert result.failed_message_ids == ()
     assert result.applied == 0
-    assert result.positions == {events[0].stream_id: 2}
+    assert result.positions == {1: {events[0].stream_id: 2}}
     assert model(engine) == {}
 
 
@@ -247,12 +252,14 @@ def test_the_store_loads_each_accounts_last_row(engine, store, account, record):
     ids = [first[0].stream_id, second[0].stream_id, "never-moved"]
 
     with engine.connect() as connection:
-        loaded = HistoryStore(transactions).load(connection, ids)
+        loaded = HistoryStore(transactions).load(connection, ids, generation=1)
+        elsewhere = HistoryStore(transactions).load(connection, ids, generation=2)
 
     assert loaded == {
         first[0].stream_id: History(first[0].stream_id, Decimal("7.00"), 4),
         second[0].stream_id: History(second[0].stream_id, Decimal("9.00"), 2),
     }
+    assert elsewhere == {}
 
 
 def test_positions_live_beside_the_rows(engine, store, account, record):

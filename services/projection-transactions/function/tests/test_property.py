@@ -52,13 +52,13 @@ class CrashingStore(StateStore[Any]):
         self.inner = inner
         self.armed = False
 
-    def load(self, connection, stream_ids):
-        return self.inner.load(connection, stream_ids)
+    def load(self, connection, stream_ids, *, generation):
+        return self.inner.load(connection, stream_ids, generation=generation)
 
-    def save(self, connection, states):
+    def save(self, connection, states, *, generation):
         if self.armed:
             raise RuntimeError("the Lambda died before committing")
-        self.inner.save(connection, states)
+        self.inner.save(connection, states, generation=generation)
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from platform_projections import QUERY_READER, Projector
+from platform_replay.control import CONTROL_GROUP, ControlAction, ReplayControl
 from platform_sql import DatabaseConfig, create_database_engine
 from projection_transactions.migrate import run
 from projection_transactions.projection import PROJECTION
@@ -14,11 +15,14 @@ from projection_transactions.settings import MigrationSettings
 from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import ProgrammingError
 
+from platform_events import replay_page_body
+
 pytestmark = pytest.mark.postgres
 INSUFFICIENT_PRIVILEGE = "42501"
 WRITER = PROJECTION.writer_role
 ROW = (
-    "INSERT INTO transactions.transactions VALUES ('a', 2, 'e', 'deposit', 1.00, 1.00, NULL, now())"
+    "INSERT INTO transactions.transactions"
+    " VALUES (1, 'a', 2, 'e', 'deposit', 1.00, 1.00, NULL, now())"
 )
 
 
@@ -30,6 +34,22 @@ def owner(postgres_engine) -> Engine:
         connection.execute(text("INSERT INTO other.secrets VALUES ('s')"))
         connection.execute(text(ROW))
     return postgres_engine
+
+
+def control_record(action: str, rebuild: str) -> dict:
+    return {
+        "messageId": action,
+        "body": ReplayControl(ControlAction(action), rebuild).body(),
+        "attributes": {"MessageGroupId": CONTROL_GROUP},
+    }
+
+
+def page_record(envelopes) -> dict:
+    return {
+        "messageId": "page",
+        "body": replay_page_body(envelopes),
+        "attributes": {"MessageGroupId": "Account#0"},
+    }
 
 
 def as_role(engine: Engine, role: str, statement: str) -> None:
@@ -77,6 +97,27 @@ def test_the_writer_can_run_the_projection(owner, writer_engine, store, account,
     ]
 
 
+def test_the_writer_can_run_a_whole_rebuild_without_ddl(
+    owner, writer_engine, store, account, record, model, fold, only_subscribed
+):
+    events = account("d3.30", "w1")
+    projector = Projector(PROJECTION, writer_engine, store, cleanup_rows=1)
+    projector.handle([record(e) for e in events[1:]])
+
+    batches = [
+        [control_record("begin", "r1")],
+        [page_record(only_subscribed(events))],
+        [control_record("promote", "r1")],
+    ]
+    for batch in batches:
+        assert projector.handle(batch).failed_message_ids == ()
+
+    assert (projector.generations().active, projector.generations().building) == (2, None)
+    # Generation 1's rows (the fixture's row, the test's, their positions) go away too.
+    assert projector.collect_garbage() > 0
+    assert model(owner) == {events[0].stream_id: fold(events)}
+
+
 @pytest.mark.parametrize(
     "statement",
     [
@@ -109,15 +150,18 @@ def test_the_writer_cannot_touch_another_schema_or_change_the_schema(owner, stat
     assert refused(owner, WRITER, statement)
 
 
-def test_the_reader_may_read_the_model_and_its_positions(owner):
+def test_the_reader_may_read_the_model_its_positions_and_its_active_generation(owner):
     as_role(owner, QUERY_READER, "SELECT account_id, balance_after FROM transactions.transactions")
     as_role(owner, QUERY_READER, "SELECT stream_id, version FROM transactions.stream_positions")
+    as_role(owner, QUERY_READER, "SELECT active FROM transactions.generations")
 
 
 @pytest.mark.parametrize(
     "statement",
     [
         ROW.replace("'a', 2", "'b', 2"),
+        "UPDATE transactions.generations SET active = 2",
+        "SELECT active FROM transactions.generations FOR UPDATE",
         "UPDATE transactions.transactions SET amount = 1000000",
         "DELETE FROM transactions.transactions",
         "UPDATE transactions.stream_positions SET version = 0",

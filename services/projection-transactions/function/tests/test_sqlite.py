@@ -26,7 +26,9 @@ def test_the_projection_runs_on_sqlite_files_and_survives_a_restart(
     assert main(arguments) == 0
     assert capsys.readouterr().out.splitlines() == [
         "transactions: applied runtime:1 stream positions",
+        "transactions: applied runtime:2 generations",
         "transactions: applied projection:1 transactions",
+        "transactions: applied projection:2 transactions by generation",
         "transactions: up to date",
     ]
     config = DatabaseConfig(
