@@ -36,6 +36,8 @@ from sqlalchemy.engine import URL
 SIGNING_KEY = b"k" * 32
 T0 = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
 SCHEMAS = ("balances", "transactions")
+ACTIVE = 1
+"""The generation the migrations make active; rows of another one are a rebuild's."""
 
 
 def create_read_models(engine: Engine, config: DatabaseConfig) -> None:
@@ -61,6 +63,7 @@ class ReadModel:
         status: str = "open",
         version: int = 1,
         updated_at: datetime = T0,
+        generation: int = ACTIVE,
     ) -> dict[str, Any]:
         row = {
             "account_id": account_id or str(uuid.uuid4()),
@@ -73,9 +76,12 @@ class ReadModel:
         }
         with self.engine.begin() as connection:
             connection.execute(
-                accounts_table.delete().where(accounts_table.c.account_id == row["account_id"])
+                accounts_table.delete().where(
+                    accounts_table.c.generation == generation,
+                    accounts_table.c.account_id == row["account_id"],
+                )
             )
-            connection.execute(accounts_table.insert().values(row))
+            connection.execute(accounts_table.insert().values({**row, "generation": generation}))
         return row
 
     def put_many(self, count: int, **values: Any) -> list[dict[str, Any]]:
@@ -84,7 +90,7 @@ class ReadModel:
         ]
 
     def movements(
-        self, account_id: str, *amounts: str, first_version: int = 2
+        self, account_id: str, *amounts: str, first_version: int = 2, generation: int = ACTIVE
     ) -> list[dict[str, Any]]:
         """Transactions rows as the transactions projection writes them: ``"10.00"`` deposits,
         ``"-2.50"`` withdraws, versions from ``first_version`` on (1 is AccountOpened)."""
@@ -108,7 +114,11 @@ class ReadModel:
             )
         if rows:
             with self.engine.begin() as connection:
-                connection.execute(transactions_table.insert().values(rows))
+                connection.execute(
+                    transactions_table.insert().values(
+                        [{**row, "generation": generation} for row in rows]
+                    )
+                )
         return rows
 
 

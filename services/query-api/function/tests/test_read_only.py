@@ -17,7 +17,7 @@ READ_ONLY_TRANSACTION = "25006"
 
 WRITES = [
     "INSERT INTO balances.accounts VALUES"
-    " ('00000000-0000-4000-8000-000000000000', 'Eve', 'EUR', 1000000, 'open', 1, now())",
+    " (1, '00000000-0000-4000-8000-000000000000', 'Eve', 'EUR', 1000000, 'open', 1, now())",
     "UPDATE balances.accounts SET balance = 1000000",
     "DELETE FROM balances.accounts",
     "TRUNCATE balances.accounts",
@@ -36,7 +36,8 @@ def backend():
 
 @pytest.fixture
 def reader_url(database_url, admin_engine):
-    """A login role like the projection's ``query_reader``: SELECT on balances.accounts only.
+    """A login role like the projection's ``query_reader``: SELECT on balances.accounts and the
+    control row naming its active generation, nothing else.
     Roles are cluster-wide, so the name is unique to this test and the role is dropped after."""
     role = f"query_reader_{uuid.uuid4().hex[:12]}"
     password = uuid.uuid4().hex  # hex only: safe to spell out in DDL, which takes no parameters
@@ -44,6 +45,7 @@ def reader_url(database_url, admin_engine):
         connection.execute(text(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'"))
         connection.execute(text(f"GRANT USAGE ON SCHEMA balances TO {role}"))
         connection.execute(text(f"GRANT SELECT ON balances.accounts TO {role}"))
+        connection.execute(text(f"GRANT SELECT ON balances.generations TO {role}"))
     yield database_url.set(username=role, password=password)
     with admin_engine.begin() as connection:
         connection.execute(text(f"DROP OWNED BY {role}"))

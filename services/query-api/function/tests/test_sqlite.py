@@ -35,7 +35,8 @@ def test_money_is_stored_as_exact_text_and_read_back_exactly(read_model, engine,
 @pytest.mark.parametrize(
     "statement",
     [
-        "INSERT INTO balances.accounts VALUES ('x', 'Eve', 'EUR', '1.00', 'open', 1, '2024-01-01')",
+        "INSERT INTO balances.accounts"
+        " VALUES (1, 'x', 'Eve', 'EUR', '1.00', 'open', 1, '2024-01-01')",
         "UPDATE balances.accounts SET balance = '1000000.00'",
         "DELETE FROM balances.accounts",
         "CREATE TABLE balances.stolen (x int)",

@@ -8,21 +8,31 @@ open accounts::
 
     SELECT account_id, owner, currency, balance, status, version, updated_at
     FROM balances.accounts
-    WHERE owner = :owner AND status = :status AND account_id > :after
+    WHERE balances.accounts.generation = (
+            SELECT active FROM balances.generations WHERE projection = 'balances')
+      AND owner = :owner AND status = :status AND account_id > :after
     ORDER BY account_id LIMIT :limit
+
+Every read sees only the projection's active generation (``platform_sql.in_active_generation``):
+a rebuild fills another generation beside it and switches ``active`` in one transaction, and the
+subquery and the rows are read in one statement, so a reader sees the old model whole or the new
+one whole, never a half-built one.
 
 Keyset pagination on the primary key keeps pages stable while rows are inserted or updated
 between requests: a page starts strictly after the last id the client saw, so nothing is
 repeated, and every row that existed when the first page was read is reached. The
-``(owner, account_id)``, ``(status, account_id)`` and ``(owner, status, account_id)`` indexes the
-projection keeps make each page one index range scan.
+``(generation, owner, account_id)``, ``(generation, status, account_id)`` and ``(generation,
+owner, status, account_id)`` indexes the projection keeps make each page one index range scan.
 
 An account's transactions (``transactions.transactions``, the second projection's table) are
-paged the same way, oldest first, on the projection's primary key ``(account_id, version)``::
+paged the same way, oldest first, on the projection's primary key ``(generation, account_id,
+version)``::
 
     SELECT event_id, type, amount, balance_after, reference, occurred_at, version
     FROM transactions.transactions
-    WHERE account_id = :account_id AND version > :after
+    WHERE transactions.transactions.generation = (
+            SELECT active FROM transactions.generations WHERE projection = 'transactions')
+      AND account_id = :account_id AND version > :after
     ORDER BY version LIMIT :limit
 
 An account is known to the read side when either projection has seen it: a row in
@@ -43,10 +53,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Final, Literal, TypeAlias, TypeVar
 
-from platform_sql import Money, UtcDateTime
+from platform_sql import GENERATION, Money, UtcDateTime, in_active_generation
 from sqlalchemy import (
     BigInteger,
     Connection,
+    Integer,
     Row,
     RowMapping,
     String,
@@ -67,6 +78,7 @@ MISSING_RELATION: Final = frozenset({"42P01", "3F000"})
 
 accounts = table(
     "accounts",
+    column(GENERATION, Integer),
     column("account_id", String),
     column("owner", String),
     column("currency", String),
@@ -79,6 +91,7 @@ accounts = table(
 
 transactions = table(
     "transactions",
+    column(GENERATION, Integer),
     column("account_id", String),
     column("version", BigInteger),
     column("event_id", String),
@@ -89,6 +102,8 @@ transactions = table(
     column("occurred_at", UtcDateTime()),
     schema="transactions",
 )
+
+_ACCOUNT_COLUMNS: Final = tuple(c for c in accounts.columns if c.name != GENERATION)
 
 
 class ReadModelMissing(Exception):
@@ -130,7 +145,9 @@ class AccountFilters:
 
 
 def find_account(connection: Connection, account_id: str) -> AccountView | None:
-    statement = select(accounts).where(accounts.c.account_id == account_id)
+    statement = select(*_ACCOUNT_COLUMNS).where(
+        in_active_generation(accounts), accounts.c.account_id == account_id
+    )
     row = connection.execute(statement).one_or_none()
     return None if row is None else _account(row)
 
@@ -139,7 +156,7 @@ def list_accounts(
     connection: Connection, filters: AccountFilters, *, after: str | None, limit: int
 ) -> list[AccountView]:
     """Up to ``limit`` accounts in ``account_id`` order, starting strictly after ``after``."""
-    statement = select(accounts)
+    statement = select(*_ACCOUNT_COLUMNS).where(in_active_generation(accounts))
     if filters.owner is not None:
         statement = statement.where(accounts.c.owner == filters.owner)
     if filters.status is not None:
@@ -163,7 +180,7 @@ def list_transactions(
         transactions.c.reference,
         transactions.c.occurred_at,
         transactions.c.version,
-    ).where(transactions.c.account_id == account_id)
+    ).where(in_active_generation(transactions), transactions.c.account_id == account_id)
     if after is not None:
         statement = statement.where(transactions.c.version > after)
     statement = statement.order_by(transactions.c.version).limit(limit)
@@ -180,8 +197,10 @@ def account_known(connection: Connection, account_id: str) -> bool:
     """Whether either read model has seen the account (see the module docstring)."""
     statement = select(
         or_(
-            exists().where(accounts.c.account_id == account_id),
-            exists().where(transactions.c.account_id == account_id),
+            exists().where(in_active_generation(accounts), accounts.c.account_id == account_id),
+            exists().where(
+                in_active_generation(transactions), transactions.c.account_id == account_id
+            ),
         )
     )
     return bool(connection.execute(statement).scalar_one())
