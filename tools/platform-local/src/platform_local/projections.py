@@ -8,6 +8,7 @@ database.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,17 +32,24 @@ class LocalProjection:
         return self.declaration.name
 
 
-def balances() -> LocalProjection:
-    from projection_balances import handler, migrate, settings  # noqa: PLC0415
-    from projection_balances.projection import PROJECTION  # noqa: PLC0415
-
+def _service(package: str) -> LocalProjection:
+    """A projection service laid out like every other: ``projection``, ``handler``, ``migrate``
+    and ``settings`` modules in its package."""
+    module = importlib.import_module
+    projection = module(f"{package}.projection")
+    handler = module(f"{package}.handler")
+    migrate = module(f"{package}.migrate")
+    settings = module(f"{package}.settings")
     return LocalProjection(
-        declaration=PROJECTION,
+        declaration=projection.PROJECTION,
         service=settings.SERVICE_NAME,
         migrate=lambda env: migrate.run(settings.MigrationSettings.from_environment(env)),
         build_projector=handler.build_projector,
     )
 
 
-KNOWN: dict[str, Callable[[], LocalProjection]] = {"balances": balances}
+KNOWN: dict[str, Callable[[], LocalProjection]] = {
+    "balances": lambda: _service("projection_balances"),
+    "transactions": lambda: _service("projection_transactions"),
+}
 """Every projection service the runner knows, by projection name."""
