@@ -4,85 +4,16 @@ live queue, which held the events published meanwhile, takes over. The overlap i
 
 from __future__ import annotations
 
-import random
-import threading
 import time
 from collections.abc import Callable
 
 import pytest
 from platform_replay import Phase, ProgressReader, start_replay
-from tests_integration.apis import Answer, CommandApi
 from tests_integration.invariants import assert_exact
 from tests_integration.system import BALANCES, TRANSACTIONS, System
+from tests_integration.workload import Writer, wait_until, write_history
 
 REPLAY_TIMEOUT_SECONDS = 90.0
-
-
-class Writer(threading.Thread):
-    """Commands from elsewhere: deposits and withdrawals on known accounts, now and then a new
-    account, until stopped."""
-
-    def __init__(self, api: CommandApi, accounts: list[str], seed: int) -> None:
-        super().__init__(daemon=True, name="writer")
-        self.api = api
-        self.accounts = list(accounts)
-        self.answers: list[Answer] = []
-        self.errors: list[BaseException] = []
-        self._random = random.Random(seed)
-        self._stopping = threading.Event()
-
-    @property
-    def accepted(self) -> int:
-        return sum(1 for answer in list(self.answers) if answer.status in (200, 201))
-
-    def run(self) -> None:
-        try:
-            while not self._stopping.is_set():
-                self.answers.append(self._command())
-                self._stopping.wait(0.01)
-        except BaseException as error:  # surfaced by stop()
-            self.errors.append(error)
-
-    def _command(self) -> Answer:
-        if self._random.random() < 0.1:
-            answer = self.api.open(f"late {len(self.accounts)}")
-            if answer.status == 201:
-                self.accounts.append(answer.body["account_id"])
-            return answer
-        account = self._random.choice(self.accounts)
-        amount = f"{self._random.randint(1, 300)}.{self._random.randint(0, 99):02d}"
-        if self._random.random() < 0.3:
-            # Refused now and then (insufficient funds): no event, nothing to replay.
-            return self.api.withdraw(account, amount)
-        return self.api.deposit(account, amount)
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self.join(timeout=30)
-        assert not self.is_alive(), "the writer did not stop"
-        if self.errors:
-            raise self.errors[0]
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting until {what}")
-        time.sleep(0.05)
-
-
-def history(system: System, accounts: int, movements: int) -> list[str]:
-    """Accounts with deposits and withdrawals, written before the new projection exists."""
-    rng = random.Random(1)
-    ids = [system.commands.open(f"early {n}").body["account_id"] for n in range(accounts)]
-    for step in range(movements):
-        account = ids[step % accounts]
-        answer = system.commands.deposit(account, f"{rng.randint(10, 900)}.{step % 100:02d}")
-        assert answer.status == 201, answer.body
-        if step % 4 == 3:
-            assert system.commands.withdraw(account, "1.25").status == 201
-    return ids
 
 
 @pytest.mark.slow
@@ -90,7 +21,7 @@ def test_a_new_projection_replays_history_then_goes_live_without_losing_or_doubl
     make_system: Callable[..., System],
 ) -> None:
     system = make_system(projections=[BALANCES])
-    accounts = history(system, accounts=12, movements=60)
+    accounts = write_history(system, accounts=12, movements=60)
     system.settle()
     writer = Writer(system.command_api(), accounts, seed=2)
     phases: list[Phase] = []

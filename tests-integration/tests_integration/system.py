@@ -63,7 +63,7 @@ from projection_transactions.projection import PROJECTION as TRANSACTIONS_PROJEC
 from query_api.bootstrap import build_query_api
 from query_api.observability import count_answer, logger, metrics
 from query_api.settings import CURSOR_SIGNING_KEY_ENV, QuerySettings
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 from stream_relay.bootstrap import build_relay
 from stream_relay.handler import lambda_handler as relay_handler
@@ -165,7 +165,8 @@ class CountingMetrics(EphemeralMetrics):
     def add_metric(
         self, name: str, unit: MetricUnit | str, value: float, resolution: Any = 60
     ) -> None:
-        self.totals[name] += int(value)
+        if unit in (MetricUnit.Count, MetricUnit.Count.value):
+            self.totals[name] += int(value)
         super().add_metric(name=name, unit=unit, value=value, resolution=resolution)
 
 
@@ -303,7 +304,7 @@ class System:
             EventSourceArn=live.arn, FunctionName=function_arn, BatchSize=10, Enabled=live_enabled
         )
         detach_moto_invocation(self.account_id, REGION, live.name)
-        state_machine_arn = self._replay_state_machine(service, live, replay, mapping)
+        state_machine_arn = self._replay_state_machine(service, replay, replay_dlq, mapping)
         owner_env = {DATABASE_URL_ENV: self.owner_url.render_as_string(hide_password=False)}
         service.migrate(owner_env, LOGIN_PASSWORD)
         for role in (service.projection.writer_role, QUERY_READER):
@@ -402,7 +403,11 @@ class System:
         return str(created["FunctionArn"])
 
     def _replay_state_machine(
-        self, service: ProjectionService, live: Queue, replay: Queue, mapping: Mapping[str, Any]
+        self,
+        service: ProjectionService,
+        replay: Queue,
+        replay_dlq: Queue,
+        mapping: Mapping[str, Any],
     ) -> str:
         projection = service.projection
         target = ReplayTarget(
@@ -530,12 +535,6 @@ class System:
             if "LastEvaluatedKey" not in page:
                 return sorted(envelopes, key=lambda e: (e.stream_id, e.version))
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def rows(self, table: str) -> list[dict[str, Any]]:
-        """A read model table's rows, read as the owner (``schema.table``)."""
-        with self.owner_engine.connect() as connection:
-            result = connection.execute(text(f"SELECT * FROM {table}"))
-            return [dict(row._mapping) for row in result]
 
     def dead_letters(self) -> dict[str, int]:
         """How many messages each DLQ holds (only non-empty ones)."""
