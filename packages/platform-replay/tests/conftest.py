@@ -28,6 +28,7 @@ from platform_events.messaging import decode_message_envelopes
 
 TABLE = "event-store"
 EXECUTION_TIMEOUT_SECONDS = 30.0
+MAX_RECEIVE_COUNT = 2
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
@@ -135,6 +136,8 @@ class Received:
     envelopes: list[EventEnvelope]
     mapping_state_at_receipt: str
     mapping_state_after_delete: str = ""
+    control: dict[str, Any] | None = None
+    """A rebuild's control message (then ``envelopes`` is empty)."""
 
 
 @dataclass
@@ -144,6 +147,7 @@ class ReplayWorld:
     replay_queue_url: str
     live_queue_url: str
     live_mapping_uuid: str
+    dead_letter_queue_url: str
     written: list[EventEnvelope] = field(default_factory=list)
 
     def write(self, envelopes: list[EventEnvelope]) -> None:
@@ -186,6 +190,20 @@ class ReplayWorld:
             name=name, definition=definition, roleArn=self.role_arn
         )
         return str(created["stateMachineArn"])
+
+    def enable_live(self) -> None:
+        """What a projection that went live looks like: its live mapping on."""
+        self.aws.lambda_client.update_event_source_mapping(
+            UUID=self.live_mapping_uuid, Enabled=True
+        )
+        assert self.mapping_state() == "Enabled"
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Everything in the replay queue's dead-letter queue (received and put back)."""
+        found = self.aws.sqs.receive_message(
+            QueueUrl=self.dead_letter_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0
+        ).get("Messages", [])
+        return list(found)
 
     def mapping_state(self) -> str:
         mapping = self.aws.lambda_client.get_event_source_mapping(UUID=self.live_mapping_uuid)
@@ -244,9 +262,18 @@ def world(aws: Aws) -> ReplayWorld:
         ),
     )["Role"]["Arn"]
     fifo = {"FifoQueue": "true"}
-    replay_queue_url = aws.sqs.create_queue(QueueName="transactions-replay.fifo", Attributes=fifo)[
-        "QueueUrl"
-    ]
+    dead_letter_queue_url = aws.sqs.create_queue(
+        QueueName="transactions-replay-dlq.fifo", Attributes=fifo
+    )["QueueUrl"]
+    dead_letter_queue_arn = aws.sqs.get_queue_attributes(
+        QueueUrl=dead_letter_queue_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    redrive = json.dumps(
+        {"deadLetterTargetArn": dead_letter_queue_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
+    )
+    replay_queue_url = aws.sqs.create_queue(
+        QueueName="transactions-replay.fifo", Attributes={**fifo, "RedrivePolicy": redrive}
+    )["QueueUrl"]
     live_queue_url = aws.sqs.create_queue(QueueName="transactions-live.fifo", Attributes=fifo)[
         "QueueUrl"
     ]
@@ -270,17 +297,28 @@ def world(aws: Aws) -> ReplayWorld:
         replay_queue_url=replay_queue_url,
         live_queue_url=live_queue_url,
         live_mapping_uuid=mapping["UUID"],
+        dead_letter_queue_url=dead_letter_queue_url,
     )
 
 
 # ------------------------------------------------------------------------------- the consumer
 class ReplayConsumer(threading.Thread):
-    """Plays the replay handler: receives each replay page, decodes it, deletes it, and notes the
-    live mapping's state at that moment. Stops when told to and the queue has nothing left."""
+    """Plays the replay handler: receives each replay page (or control message), decodes it,
+    deletes it, and notes the live mapping's state at that moment; a message ``reject`` picks is
+    put back instead (a handler failing on it), until the queue's redrive policy dead-letters it.
+    Stops when told to and the queue has nothing left."""
 
-    def __init__(self, world: ReplayWorld, *, paused: bool = False) -> None:
+    def __init__(
+        self,
+        world: ReplayWorld,
+        *,
+        paused: bool = False,
+        reject: Callable[[Received], bool] | None = None,
+    ) -> None:
         super().__init__(daemon=True)
         self.world = world
+        self.reject = reject
+        self.rejected: list[Received] = []
         self.received: list[Received] = []
         self.errors: list[BaseException] = []
         self._stop_requested = threading.Event()
@@ -302,6 +340,10 @@ class ReplayConsumer(threading.Thread):
     @property
     def envelopes(self) -> list[EventEnvelope]:
         return [envelope for message in self.received for envelope in message.envelopes]
+
+    @property
+    def controls(self) -> list[dict[str, Any]]:
+        return [message.control for message in self.received if message.control is not None]
 
     def run(self) -> None:
         try:
@@ -326,12 +368,23 @@ class ReplayConsumer(threading.Thread):
                 time.sleep(0.05)
                 continue
             for message in messages:
+                document = json.loads(message["Body"])
+                control = document if "replay_control" in document else None
                 received = Received(
                     group_id=message["Attributes"]["MessageGroupId"],
                     deduplication_id=message["Attributes"]["MessageDeduplicationId"],
-                    envelopes=decode_message_envelopes(message["Body"]),
+                    envelopes=[] if control else decode_message_envelopes(message["Body"]),
                     mapping_state_at_receipt=self.world.mapping_state(),
+                    control=control,
                 )
+                if self.reject is not None and self.reject(received):
+                    self.rejected.append(received)
+                    sqs.change_message_visibility(
+                        QueueUrl=self.world.replay_queue_url,
+                        ReceiptHandle=message["ReceiptHandle"],
+                        VisibilityTimeout=0,
+                    )
+                    continue
                 sqs.delete_message(
                     QueueUrl=self.world.replay_queue_url, ReceiptHandle=message["ReceiptHandle"]
                 )
@@ -343,8 +396,10 @@ class ReplayConsumer(threading.Thread):
 def consumer(world: ReplayWorld) -> Iterator[Callable[..., ReplayConsumer]]:
     started: list[ReplayConsumer] = []
 
-    def start(*, paused: bool = False) -> ReplayConsumer:
-        thread = ReplayConsumer(world, paused=paused)
+    def start(
+        *, paused: bool = False, reject: Callable[[Received], bool] | None = None
+    ) -> ReplayConsumer:
+        thread = ReplayConsumer(world, paused=paused, reject=reject)
         thread.start()
         started.append(thread)
         return thread

@@ -49,6 +49,7 @@ def transitions(state):
     targets = [state["Next"]] if "Next" in state else []
     targets += [choice["Next"] for choice in state.get("Choices", [])]
     targets += [state["Default"]] if "Default" in state else []
+    targets += [catch["Next"] for catch in state.get("Catch", [])]
     return targets
 
 
@@ -252,3 +253,117 @@ def test_totals_add_up_for_any_number_of_partitions(aws, partitions):
         time.sleep(0.05)
     assert described["status"] == "SUCCEEDED", described.get("cause")
     assert json.loads(described["output"])["totals"]["values"] == [sum(counts)]
+
+
+DLQ_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/transactions-replay-dlq.fifo"
+
+
+@pytest.mark.parametrize("dead_letter_queue_url", [None, DLQ_URL])
+def test_both_modes_are_one_graph_with_or_without_the_dead_letter_check(dead_letter_queue_url):
+    definition = replay_state_machine_definition(
+        make_target(dead_letter_queue_url=dead_letter_queue_url)
+    )
+    check_graph(definition)
+    states = definition["States"]
+    watching = {asl.DEAD_LETTER_BASELINE, asl.DEAD_LETTERS, asl.REPLAY_DEAD_LETTERED}
+    assert watching <= set(states) if dead_letter_queue_url else not watching & set(states)
+    assert states[asl.PLAN]["Next"] == (
+        asl.DEAD_LETTER_BASELINE if dead_letter_queue_url else asl.MODE
+    )
+
+
+def test_the_mode_comes_from_the_input_and_a_rebuild_pauses_live_first():
+    states = replay_state_machine_definition(make_target())["States"]
+    mode = states[asl.MODE]
+    rebuild, unclear = mode["Choices"]
+    assert rebuild["Next"] == asl.REBUILD_MODE
+    assert {"Variable": "$.request.rebuild", "BooleanEquals": True} in rebuild["And"]
+    assert unclear["Next"] == asl.INVALID_INPUT
+    assert mode["Default"] == asl.NEW_PROJECTION_MODE
+    assert states[asl.NEW_PROJECTION_MODE]["Next"] == asl.REPLAY_SHARDS
+    assert states[asl.REBUILD_MODE]["Next"] == asl.PAUSE_LIVE
+    assert states[asl.PAUSE_LIVE]["Parameters"] == {
+        "Uuid": make_target().live_mapping_uuid,
+        "Enabled": False,
+    }
+    assert states[asl.PAUSE_LIVE]["Next"] == asl.PACK_BEGIN
+
+
+def test_control_messages_name_the_execution_and_go_to_the_control_group():
+    states = replay_state_machine_definition(make_target())["States"]
+    for action, pack, send in (
+        ("begin", asl.PACK_BEGIN, asl.SEND_BEGIN),
+        ("promote", asl.PACK_PROMOTE, asl.SEND_PROMOTE),
+        ("abort", asl.PACK_ABORT, asl.SEND_ABORT),
+    ):
+        assert states[pack]["Parameters"] == {
+            "replay_control": action,
+            "rebuild.$": "$$.Execution.Name",
+        }
+        sent = states[send]["Parameters"]
+        assert sent["QueueUrl"] == QUEUE_URL
+        assert sent["MessageGroupId"] == "replay-control"
+        assert sent["MessageBody.$"] == "States.JsonToString($.control)"
+        assert action in sent["MessageDeduplicationId.$"]
+    # begin and promote are each followed by a drain; abort goes straight to resuming live.
+    assert states[asl.SEND_BEGIN]["Next"] == "BeginStartDrain"
+    assert states[asl.SEND_PROMOTE]["Next"] == "PromoteStartDrain"
+    assert states[asl.SEND_ABORT]["Next"] == asl.RESUME_LIVE
+    assert states["BeginIsDrained"]["Choices"][0]["Next"] == asl.REPLAY_SHARDS
+    assert states[asl.IS_DRAINED]["Choices"][0]["Next"] == asl.AFTER_REPLAY
+    assert states[asl.AFTER_REPLAY]["Choices"][0]["Next"] == asl.PACK_PROMOTE
+    assert states[asl.AFTER_REPLAY]["Default"] == asl.ENABLE_LIVE_MAPPING
+    assert states["PromoteIsDrained"]["Choices"][0]["Next"] == asl.ENABLE_LIVE_MAPPING
+
+
+def test_every_task_before_the_end_is_caught_and_a_rebuild_failure_resumes_live():
+    top = replay_state_machine_definition(make_target(dead_letter_queue_url=DLQ_URL))["States"]
+    states = all_states(top)
+    uncaught = {
+        name
+        for name, state in top.items()
+        if state["Type"] in {"Task", "Map"} and not state.get("Catch")
+    }
+    # Enabling live is the last step of both modes: failing it fails the execution as it is.
+    assert uncaught == {asl.ENABLE_LIVE_MAPPING}
+    assert states[asl.ON_FAILURE]["Choices"][0]["Next"] == asl.PACK_ABORT
+    assert states[asl.ON_FAILURE]["Default"] == asl.REPLAY_FAILED
+    assert states[asl.RESUME_LIVE]["Parameters"]["Enabled"] is True
+    assert states[asl.REBUILD_FAILED]["ErrorPath"] == "$.failure.Error"
+    assert states[asl.REPLAY_FAILED]["CausePath"] == "$.failure.Cause"
+
+
+def test_dead_letters_are_counted_against_the_count_at_the_start():
+    states = replay_state_machine_definition(make_target(dead_letter_queue_url=DLQ_URL))["States"]
+    baseline = states[asl.DEAD_LETTER_BASELINE]
+    assert baseline["Parameters"]["QueueUrl"] == DLQ_URL
+    assert baseline["ResultPath"] == "$.dead_letters_before"
+    for prefix, ok in (
+        ("", asl.AFTER_REPLAY),
+        ("Begin", asl.REPLAY_SHARDS),
+        ("Promote", asl.ENABLE_LIVE_MAPPING),
+    ):
+        (rule,) = states[f"{prefix}AnyDeadLettered"]["Choices"]
+        assert rule["Variable"] == "$.dead_letters.count"
+        assert rule["NumericGreaterThanPath"] == "$.dead_letters_before.count"
+        assert states[f"{prefix}AnyDeadLettered"]["Default"] == ok
+    assert states[asl.ON_DEAD_LETTERS]["Default"] == asl.REPLAY_DEAD_LETTERED
+
+
+def test_the_dead_letter_queue_is_only_watched():
+    dlq_arn = "arn:aws:sqs:eu-west-1:123456789012:transactions-replay-dlq.fifo"
+    statements = replay_role_statements(
+        table_arn="arn:aws:dynamodb:eu-west-1:123456789012:table/event-store",
+        replay_queue_arn="arn:aws:sqs:eu-west-1:123456789012:transactions-replay.fifo",
+        live_mapping_arn="arn:aws:lambda:eu-west-1:123456789012:event-source-mapping:x",
+        dead_letter_queue_arn=dlq_arn,
+    )
+    watch = [s for s in statements if dlq_arn in s["Resource"]]
+    assert watch == [
+        {
+            "Sid": "WatchDeadLetters",
+            "Effect": "Allow",
+            "Action": ["sqs:GetQueueAttributes"],
+            "Resource": [dlq_arn],
+        }
+    ]

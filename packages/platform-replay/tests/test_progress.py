@@ -238,3 +238,83 @@ def test_module_entry_point_has_help():
     assert answer.returncode == 0, answer.stderr
     assert "--execution-arn" in answer.stdout
     assert "--follow" in answer.stdout
+
+
+@pytest.mark.slow
+def test_a_rebuild_goes_through_its_phases_in_order(world, consumer, events):
+    write_accounts(world, events, count=3)
+    world.enable_live()
+    replay_consumer = consumer()
+    target = world.target(dead_letter_queue_url=world.dead_letter_queue_url)
+    execution = world.aws.stepfunctions.start_execution(
+        stateMachineArn=world.deploy(target), name="rebuild", input='{"rebuild": true}'
+    )["executionArn"]
+    world.wait_for_end(execution)
+    replay_consumer.stop()
+
+    history = GrowingHistory(world.aws.stepfunctions, execution)
+    reader = ProgressReader(execution, stepfunctions=history)
+    phases = []
+    for index in range(len(history.events)):
+        history.visible = index + 1
+        reading = reader.read()
+        if not phases or phases[-1] is not reading.phase:
+            phases.append(reading.phase)
+    assert reading.rebuild is True
+    assert "transactions (rebuild)" in reading.line()
+    assert phases == [
+        Phase.STARTING,
+        Phase.PAUSING,
+        Phase.BEGINNING,
+        Phase.READING,
+        Phase.DRAINING,
+        Phase.PROMOTING,
+        Phase.ENABLING,
+        Phase.DONE,
+    ]
+
+
+@pytest.mark.slow
+def test_cli_rebuilds_and_says_the_new_generation_is_active(world, consumer, events):
+    expected = write_accounts(world, events, count=3)
+    world.enable_live()
+    state_machine = world.deploy(world.target(dead_letter_queue_url=world.dead_letter_queue_url))
+    replay_consumer = consumer()
+    out = io.StringIO()
+
+    code = main(
+        ["rebuild", "--state-machine-arn", state_machine, "--interval", "0.3"],
+        clients=clients_of(world),
+        out=out,
+    )
+    replay_consumer.stop()
+
+    lines = out.getvalue().splitlines()
+    assert code == 0, out.getvalue()
+    assert ":execution:" in lines[0]
+    assert lines[0].split(":")[-1].startswith("rebuild-")
+    assert lines[-1].startswith(f"rebuild of transactions succeeded: {len(expected)} events in")
+    assert "the new generation is active" in lines[-1]
+    assert [c["replay_control"] for c in replay_consumer.controls] == ["begin", "promote"]
+    assert world.mapping_state() == "Enabled"
+
+
+@pytest.mark.slow
+def test_cli_reports_a_failed_rebuild_as_leaving_the_active_generation(world, consumer):
+    world.enable_live()
+    state_machine = world.deploy(world.target(table_name="no-such-table"))
+    replay_consumer = consumer()
+    out = io.StringIO()
+
+    code = main(
+        ["rebuild", "--state-machine-arn", state_machine, "--interval", "0.2"],
+        clients=clients_of(world),
+        out=out,
+    )
+    replay_consumer.stop()
+
+    assert code == 1
+    summary = out.getvalue().splitlines()[-1]
+    assert summary.startswith("rebuild of transactions FAILED:")
+    assert "the active generation still serves and live events flow again" in summary
+    assert world.mapping_state() == "Enabled"

@@ -2,8 +2,10 @@
 
 - :mod:`platform_replay.definition`: the Step Functions state machine (ASL data) and its IAM
   statements; the same definition is deployed by Pulumi and executed by the tests.
+- :mod:`platform_replay.control`: the control messages a rebuild sends through the replay queue
+  (``begin``, ``promote``, ``abort``), which the projector applies.
 - :mod:`platform_replay.progress`: an execution's progress (events sent, queue depth, live mapping).
-- :mod:`platform_replay.cli`: ``python -m platform_replay start|progress``.
+- :mod:`platform_replay.cli`: ``python -m platform_replay start|rebuild|progress``.
 - :mod:`platform_replay.emulation`: what moto's Step Functions interpreter needs to run it.
 """
 

@@ -1,7 +1,12 @@
 """``python -m platform_replay`` (or ``platform-replay``): start a replay and follow its progress.
 
     platform-replay start --state-machine-arn ARN [--name NAME] [--no-follow]
+    platform-replay rebuild --state-machine-arn ARN [--name NAME] [--no-follow]
     platform-replay progress --execution-arn ARN [--follow]
+
+``start`` is a new projection's first replay; ``rebuild`` rebuilds a running projection into a new
+generation and swaps it in (blue/green) without readers ever seeing a half-built model. Neither
+needs database credentials: the projector does the database's part on control messages.
 
 AWS clients come from the standard AWS configuration (profile, region, ``AWS_ENDPOINT_URL`` for an
 emulator). Following prints one line per refresh and exits 0 once the replay succeeded (the live
@@ -74,15 +79,22 @@ def follow(
 
 
 def summary(progress: ReplayProgress) -> str:
+    kind = "rebuild" if progress.rebuild else "replay"
     if progress.succeeded:
+        promoted = "; the new generation is active" if progress.rebuild else ""
         return (
-            f"replay of {progress.projection} succeeded: {progress.events_sent:,} events in "
-            f"{str(progress.elapsed()).split('.', 1)[0]}; live mapping "
+            f"{kind} of {progress.projection} succeeded: {progress.events_sent:,} events in "
+            f"{str(progress.elapsed()).split('.', 1)[0]}{promoted}; live mapping "
             f"{progress.live_mapping_state or 'enabled'}"
         )
+    aftermath = (
+        "the active generation still serves and live events flow again"
+        if progress.rebuild
+        else "the live mapping was not enabled by it"
+    )
     return (
-        f"replay of {progress.projection} {progress.status}: {progress.error or 'no error'}"
-        f" ({progress.cause or 'no cause given'}); the live mapping was not enabled by it"
+        f"{kind} of {progress.projection} {progress.status}: {progress.error or 'no error'}"
+        f" ({progress.cause or 'no cause given'}); {aftermath}"
     )
 
 
@@ -96,8 +108,13 @@ def main(
     out = out or sys.stdout
     args = _parser().parse_args(argv)
     clients = clients or ReplayClients.from_environment()
-    if args.command == "start":
-        execution_arn = start_replay(clients.stepfunctions, args.state_machine_arn, name=args.name)
+    if args.command in {"start", "rebuild"}:
+        execution_arn = start_replay(
+            clients.stepfunctions,
+            args.state_machine_arn,
+            name=args.name,
+            rebuild=args.command == "rebuild",
+        )
         print(f"started {execution_arn}", file=out, flush=True)
         if not args.follow:
             return EXIT_OK
@@ -118,16 +135,23 @@ def _parser() -> argparse.ArgumentParser:
         prog="platform-replay", description="Start a projection replay and follow its progress."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    start = commands.add_parser("start", help="start a replay execution (and follow it)")
-    start.add_argument("--state-machine-arn", required=True)
-    start.add_argument("--name", help="execution name (default: replay-<time>-<random>)")
-    start.add_argument(
-        "--no-follow", dest="follow", action="store_false", help="print the ARN and exit"
+    start = commands.add_parser(
+        "start", help="start a new projection's first replay (and follow it)"
     )
+    rebuild = commands.add_parser(
+        "rebuild",
+        help="rebuild a running projection into a new generation and swap it in (and follow it)",
+    )
+    for command, default in ((start, "replay"), (rebuild, "rebuild")):
+        command.add_argument("--state-machine-arn", required=True)
+        command.add_argument("--name", help=f"execution name (default: {default}-<time>-<random>)")
+        command.add_argument(
+            "--no-follow", dest="follow", action="store_false", help="print the ARN and exit"
+        )
     progress = commands.add_parser("progress", help="show a replay execution's progress")
     progress.add_argument("--execution-arn", required=True)
     progress.add_argument("--follow", action="store_true", help="refresh until the execution ends")
-    for command in (start, progress):
+    for command in (start, rebuild, progress):
         command.add_argument(
             "--interval",
             type=float,

@@ -4,6 +4,21 @@ A replay reads one projection's events from the event store's sharded ``replay_i
 them to the projection's replay FIFO queue, one message per Query page, then waits until that queue
 is empty and enables the projection's live event source mapping (shared/CONTRACT.md, "Replay").
 
+Two modes, chosen by the execution's input:
+
+- ``{}``: a new projection's first replay. The live mapping was created disabled; pages go into
+  the projection's active (and only) generation; the live mapping is enabled at the end.
+- ``{"rebuild": true}``: a blue/green rebuild of a running projection. The live mapping is paused
+  first, a ``begin`` control message makes the projector allocate a new generation (and is
+  drained before any page is sent), the pages fill it, a ``promote`` control message (sent once
+  the pages drained) makes it the active one in one transaction, and the live mapping is enabled
+  again. If anything fails, an ``abort`` message drops the new generation, the live mapping is
+  switched back on and the execution fails: the active generation never changed.
+
+With the replay queue's dead-letter queue named in the target, a replay also fails when anything
+reached that queue while it ran (a page or a control message the projector could not apply), so
+a model missing events is never switched live or promoted.
+
 The definition uses JSONPath and intrinsic functions only (no JSONata, no Lambda of its own): each
 page's items already carry their canonical envelope text (``layout.Attr.ENVELOPE``), so a page
 becomes a message body with ``States.JsonToString`` and no per-item state. A replay of N events
@@ -19,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from platform_events import layout
+from platform_replay.control import CONTROL_GROUP, REBUILD, REPLAY_CONTROL, ControlAction
 
 # ---------------------------------------------------------------------------------- state names
 # Progress reading (platform_replay.progress) recognises a replay's phases by these names.
@@ -46,10 +62,60 @@ RESET_EMPTY_POLLS: Final = "ResetEmptyPolls"
 IS_DRAINED: Final = "IsDrained"
 ENABLE_LIVE_MAPPING: Final = "EnableLiveMapping"
 REPORT: Final = "Report"
+DEAD_LETTER_BASELINE: Final = "DeadLetterBaseline"
+MODE: Final = "Mode"
+NEW_PROJECTION_MODE: Final = "NewProjectionMode"
+REBUILD_MODE: Final = "RebuildMode"
+INVALID_INPUT: Final = "InvalidInput"
+PAUSE_LIVE: Final = "PauseLive"
+PACK_BEGIN: Final = "PackBegin"
+SEND_BEGIN: Final = "SendBegin"
+BEGIN_PREFIX: Final = "Begin"
+"""Prefix of the drain and dead-letter check that follow ``begin``."""
+AFTER_REPLAY: Final = "AfterReplay"
+PACK_PROMOTE: Final = "PackPromote"
+SEND_PROMOTE: Final = "SendPromote"
+PROMOTE_PREFIX: Final = "Promote"
+"""Prefix of the drain and dead-letter check that follow ``promote``."""
+DEAD_LETTERS: Final = "DeadLetters"
+ANY_DEAD_LETTERED: Final = "AnyDeadLettered"
+ON_DEAD_LETTERS: Final = "OnDeadLetters"
+REPLAY_DEAD_LETTERED: Final = "ReplayDeadLettered"
+ON_FAILURE: Final = "OnFailure"
+REPLAY_FAILED: Final = "ReplayFailed"
+NOTE_DEAD_LETTERS: Final = "NoteDeadLetters"
+PACK_ABORT: Final = "PackAbort"
+SEND_ABORT: Final = "SendAbort"
+RESUME_LIVE: Final = "ResumeLive"
+REBUILD_FAILED: Final = "RebuildFailed"
 
 SEND_STATES: Final = frozenset({SEND_PAGE, SEND_LAST_PAGE})
 """States whose exit output is a shard's running count ``{"partition", "sent"}`` after a page was
 sent: what progress sums."""
+STARTING_STATES: Final = frozenset(
+    {PLAN, DEAD_LETTER_BASELINE, MODE, NEW_PROJECTION_MODE, REBUILD_MODE}
+)
+BEGINNING_STATES: Final = frozenset(
+    {PACK_BEGIN, SEND_BEGIN, f"{BEGIN_PREFIX}{DEAD_LETTERS}", f"{BEGIN_PREFIX}{ANY_DEAD_LETTERED}"}
+)
+"""Plus the ``Begin``-prefixed drain loop."""
+PROMOTING_STATES: Final = frozenset(
+    {
+        PACK_PROMOTE,
+        SEND_PROMOTE,
+        f"{PROMOTE_PREFIX}{DEAD_LETTERS}",
+        f"{PROMOTE_PREFIX}{ANY_DEAD_LETTERED}",
+    }
+)
+"""Plus the ``Promote``-prefixed drain loop."""
+ABORTING_STATES: Final = frozenset(
+    {ON_FAILURE, ON_DEAD_LETTERS, NOTE_DEAD_LETTERS, PACK_ABORT, SEND_ABORT, RESUME_LIVE}
+)
+REBUILD_INPUT: Final = "rebuild"
+"""``{"rebuild": true}`` as an execution's input asks for a rebuild (blue/green)."""
+DEAD_LETTER_ERROR: Final = "ReplayDeadLettered"
+REBUILD_DEAD_LETTER_ERROR: Final = "RebuildDeadLettered"
+INVALID_INPUT_ERROR: Final = "InvalidReplayInput"
 READING_STATES: Final = frozenset(
     {
         REPLAY_SHARDS,
@@ -128,6 +194,9 @@ class ReplayTarget:
 
     ``event_types`` empty means every event of ``aggregate_types``. ``live_mapping_uuid`` is the
     live queue's event source mapping, created disabled by the projection's deployment.
+    ``dead_letter_queue_url``: the replay queue's dead-letter queue; when set, a replay fails if
+    anything reaches it while it runs (strongly advised: without it a rebuild cannot tell that its
+    ``begin`` or ``promote`` was dead-lettered).
     """
 
     projection: str
@@ -136,6 +205,7 @@ class ReplayTarget:
     replay_queue_url: str
     live_mapping_uuid: str
     event_types: tuple[str, ...] = ()
+    dead_letter_queue_url: str | None = None
     index_name: str = layout.REPLAY_INDEX_NAME
     shard_count: int = layout.REPLAY_SHARD_COUNT
     page_size: int = DEFAULT_PAGE_SIZE
@@ -167,6 +237,8 @@ class ReplayTarget:
             problems.append("max_concurrency must be at least 1")
         if self.drain_poll_seconds < 1:
             problems.append("drain_poll_seconds must be at least 1")
+        if self.dead_letter_queue_url == "":
+            problems.append("dead_letter_queue_url is empty (None: no check)")
         if problems:
             raise ValueError("invalid replay target: " + "; ".join(problems))
 
@@ -183,13 +255,25 @@ class ReplayTarget:
 def replay_state_machine_definition(target: ReplayTarget) -> dict[str, Any]:
     """The replay state machine's ASL definition (JSON-serialisable data).
 
-    States, in order: ``Plan`` (the partitions to read), ``ReplayShards`` (a Map over them, at
-    most ``max_concurrency`` at a time; each reads its partition page by page and sends one message
-    per non-empty page), ``CountShards``/``SumCounts*`` (the total), the drain loop (``DrainWait``,
-    ``QueueDepth``, ``IsQueueEmpty``, ``CountEmptyPoll``/``ResetEmptyPolls``, ``IsDrained``),
-    ``EnableLiveMapping`` and ``Report`` (the execution's output).
+    States, in order: ``Plan`` (the partitions to read), ``DeadLetterBaseline`` (with a
+    dead-letter queue), ``Mode``; for a rebuild ``PauseLive``, ``PackBegin``/``SendBegin`` and
+    its drain (``Begin*``); then ``ReplayShards`` (a Map over the partitions, at most
+    ``max_concurrency`` at a time; each reads its partition page by page and sends one message
+    per non-empty page), ``CountShards``/``SumCounts*`` (the total), the drain loop
+    (``DrainWait``, ``QueueDepth``, ``IsQueueEmpty``, ``CountEmptyPoll``/``ResetEmptyPolls``,
+    ``IsDrained``), the dead-letter check, ``AfterReplay``; for a rebuild
+    ``PackPromote``/``SendPromote`` and its drain (``Promote*``); ``EnableLiveMapping`` and
+    ``Report`` (the execution's output). Failures: ``OnFailure``, ``ReplayFailed`` (first replay:
+    the live mapping stays off) or ``PackAbort``/``SendAbort``/``ResumeLive``/``RebuildFailed``.
     """
     partitions = target.partitions
+    watch = target.dead_letter_queue_url is not None
+    after_replay_drained = DEAD_LETTERS if watch else AFTER_REPLAY
+    after_begin_drained = _prefixed(BEGIN_PREFIX, DEAD_LETTERS) if watch else REPLAY_SHARDS
+    after_promote_drained = (
+        _prefixed(PROMOTE_PREFIX, DEAD_LETTERS) if watch else ENABLE_LIVE_MAPPING
+    )
+    rebuilding = _is_true("$.rebuild")
     states: dict[str, Any] = {
         PLAN: {
             "Type": "Pass",
@@ -199,9 +283,58 @@ def replay_state_machine_definition(target: ReplayTarget) -> dict[str, Any]:
                 # Not $$.Execution.StartTime: moto hands that to the state data as a datetime
                 # object, which its DescribeExecution then cannot serialise.
                 "started_at.$": "$$.State.EnteredTime",
+                "request.$": "$",
             },
+            "Next": DEAD_LETTER_BASELINE if watch else MODE,
+        },
+        MODE: {
+            "Type": "Choice",
+            "Choices": [
+                {**_is_true(f"$.request.{REBUILD_INPUT}"), "Next": REBUILD_MODE},
+                {
+                    "And": [
+                        {"Variable": f"$.request.{REBUILD_INPUT}", "IsPresent": True},
+                        {"Not": {"Variable": f"$.request.{REBUILD_INPUT}", "IsBoolean": True}},
+                    ],
+                    "Next": INVALID_INPUT,
+                },
+            ],
+            "Default": NEW_PROJECTION_MODE,
+        },
+        INVALID_INPUT: {
+            "Type": "Fail",
+            "Error": INVALID_INPUT_ERROR,
+            "Cause": f'The input is {{}} (a first replay) or {{"{REBUILD_INPUT}": true}}.',
+        },
+        NEW_PROJECTION_MODE: {
+            "Type": "Pass",
+            "Comment": "A first replay: pages go to the active generation; live is off already.",
+            "Result": False,
+            "ResultPath": "$.rebuild",
             "Next": REPLAY_SHARDS,
         },
+        REBUILD_MODE: {
+            "Type": "Pass",
+            "Result": True,
+            "ResultPath": "$.rebuild",
+            "Next": PAUSE_LIVE,
+        },
+        PAUSE_LIVE: {
+            **_mapping_state(target, enabled=False),
+            "Comment": "Live events wait in their queue while the new generation is built; "
+            "the projector catches up anything applied meanwhile before it promotes.",
+            "ResultPath": None,
+            "Catch": [_catch()],
+            "Next": PACK_BEGIN,
+        },
+        **_control_states(
+            target,
+            ControlAction.BEGIN,
+            PACK_BEGIN,
+            SEND_BEGIN,
+            _prefixed(BEGIN_PREFIX, START_DRAIN),
+        ),
+        **_drain_states(target, prefix=BEGIN_PREFIX, done=after_begin_drained),
         REPLAY_SHARDS: {
             "Type": "Map",
             "Comment": "One iteration per replay index partition; pages of a partition in order.",
@@ -214,24 +347,36 @@ def replay_state_machine_definition(target: ReplayTarget) -> dict[str, Any]:
                 "States": _shard_states(target),
             },
             "ResultPath": "$.shards",
+            "Catch": [_catch()],
             "Next": COUNT_SHARDS,
         },
         **_total_states(len(partitions)),
-        **_drain_states(target),
+        **_drain_states(target, prefix="", done=after_replay_drained),
+        AFTER_REPLAY: {
+            "Type": "Choice",
+            "Choices": [{**rebuilding, "Next": PACK_PROMOTE}],
+            "Default": ENABLE_LIVE_MAPPING,
+        },
+        **_control_states(
+            target,
+            ControlAction.PROMOTE,
+            PACK_PROMOTE,
+            SEND_PROMOTE,
+            _prefixed(PROMOTE_PREFIX, START_DRAIN),
+        ),
+        **_drain_states(target, prefix=PROMOTE_PREFIX, done=after_promote_drained),
         ENABLE_LIVE_MAPPING: {
-            "Type": "Task",
+            **_mapping_state(target, enabled=True),
             "Comment": "The replay queue drained: live events (waiting in their queue) flow now.",
-            "Resource": _LAMBDA_UPDATE_EVENT_SOURCE_MAPPING,
-            "Parameters": {LAMBDA_MAPPING_ID_PARAMETER: target.live_mapping_uuid, "Enabled": True},
             "ResultSelector": {"state.$": "$.State"},
             "ResultPath": "$.live_mapping",
-            "Retry": [_retry(LAMBDA_RETRY_ERRORS, max_attempts=8)],
             "Next": REPORT,
         },
         REPORT: {
             "Type": "Pass",
             "Parameters": {
                 "projection.$": "$.plan.projection",
+                "rebuild.$": "$.rebuild",
                 "events_sent": {"total.$": "$.totals.values[0]", "per_shard.$": "$.shards"},
                 "live_mapping_state.$": "$.live_mapping.state",
                 "started_at.$": "$.started_at",
@@ -239,7 +384,10 @@ def replay_state_machine_definition(target: ReplayTarget) -> dict[str, Any]:
             },
             "End": True,
         },
+        **_failure_states(target),
     }
+    if watch:
+        states.update(_dead_letter_states(target))
     definition: dict[str, Any] = {
         "Comment": target.comment or f"Replays the event store into {target.projection}",
         "StartAt": PLAN,
@@ -257,6 +405,7 @@ def plan_of(target: ReplayTarget) -> dict[str, Any]:
         "page_size": target.page_size,
         "replay_queue_url": target.replay_queue_url,
         "live_mapping_uuid": target.live_mapping_uuid,
+        "dead_letter_queue_url": target.dead_letter_queue_url,
     }
 
 
@@ -285,13 +434,15 @@ def replay_role_statements(
     live_mapping_arn: str,
     index_name: str = layout.REPLAY_INDEX_NAME,
     replay_queue_kms_key_arn: str | None = None,
+    dead_letter_queue_arn: str | None = None,
 ) -> list[dict[str, Any]]:
     """The least-privilege IAM statements of the replay state machine's role.
 
     Query on the replay index only (not the table: the replay never reads by primary key), send
-    and depth on the replay queue only, and an update of the one live mapping it enables.
-    ``replay_queue_kms_key_arn``: the queue's customer-managed key, if it has one (SQS-managed
-    encryption needs no grant).
+    and depth on the replay queue only, an update of the one live mapping it pauses and enables,
+    and (``dead_letter_queue_arn``, when the target names it) the depth of the replay queue's
+    dead-letter queue. ``replay_queue_kms_key_arn``: the queue's customer-managed key, if it has
+    one (SQS-managed encryption needs no grant).
     """
     statements: list[dict[str, Any]] = [
         {
@@ -313,6 +464,15 @@ def replay_role_statements(
             "Resource": [live_mapping_arn],
         },
     ]
+    if dead_letter_queue_arn is not None:
+        statements.append(
+            {
+                "Sid": "WatchDeadLetters",
+                "Effect": "Allow",
+                "Action": ["sqs:GetQueueAttributes"],
+                "Resource": [dead_letter_queue_arn],
+            }
+        )
     if replay_queue_kms_key_arn is not None:
         statements.append(
             {
@@ -332,6 +492,7 @@ def replay_role_policy(
     live_mapping_arn: str,
     index_name: str = layout.REPLAY_INDEX_NAME,
     replay_queue_kms_key_arn: str | None = None,
+    dead_letter_queue_arn: str | None = None,
 ) -> dict[str, Any]:
     """:func:`replay_role_statements` as a whole policy document."""
     return {
@@ -342,6 +503,7 @@ def replay_role_policy(
             live_mapping_arn=live_mapping_arn,
             index_name=index_name,
             replay_queue_kms_key_arn=replay_queue_kms_key_arn,
+            dead_letter_queue_arn=dead_letter_queue_arn,
         ),
     }
 
@@ -555,20 +717,43 @@ def _total_states(count: int) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------- drain
-def _drain_states(target: ReplayTarget) -> dict[str, Any]:
+def _prefixed(prefix: str, name: str) -> str:
+    return f"{prefix}{name}"
+
+
+def drain_state_names(prefix: str = "") -> tuple[str, ...]:
+    """The states of one drain loop (the replay's own has no prefix)."""
+    return tuple(
+        _prefixed(prefix, name)
+        for name in (
+            START_DRAIN,
+            DRAIN_WAIT,
+            QUEUE_DEPTH,
+            IS_QUEUE_EMPTY,
+            COUNT_EMPTY_POLL,
+            RESET_EMPTY_POLLS,
+            IS_DRAINED,
+        )
+    )
+
+
+def _drain_states(target: ReplayTarget, *, prefix: str, done: str) -> dict[str, Any]:
+    """Wait until the replay queue is empty (nothing visible, in flight or delayed) at
+    ``EMPTY_POLLS_TO_DRAIN`` polls in a row, then go to ``done``."""
+    start, wait, depth, is_empty, count, reset, is_drained = drain_state_names(prefix)
     empty = [
         {"Variable": f"$.depth.{key}", "StringEquals": "0"}
         for key in ("visible", "in_flight", "delayed")
     ]
     return {
-        START_DRAIN: {
+        start: {
             "Type": "Pass",
             "Result": {"count": 0},
             "ResultPath": "$.empty_polls",
-            "Next": DRAIN_WAIT,
+            "Next": wait,
         },
-        DRAIN_WAIT: {"Type": "Wait", "Seconds": target.drain_poll_seconds, "Next": QUEUE_DEPTH},
-        QUEUE_DEPTH: {
+        wait: {"Type": "Wait", "Seconds": target.drain_poll_seconds, "Next": depth},
+        depth: {
             "Type": "Task",
             "Resource": _SQS_GET_QUEUE_ATTRIBUTES,
             "Parameters": {
@@ -582,37 +767,217 @@ def _drain_states(target: ReplayTarget) -> dict[str, Any]:
             },
             "ResultPath": "$.depth",
             "Retry": [_retry(SQS_RETRY_ERRORS)],
-            "Next": IS_QUEUE_EMPTY,
+            "Catch": [_catch()],
+            "Next": is_empty,
         },
-        IS_QUEUE_EMPTY: {
+        is_empty: {
             "Type": "Choice",
-            "Choices": [{"And": empty, "Next": COUNT_EMPTY_POLL}],
-            "Default": RESET_EMPTY_POLLS,
+            "Choices": [{"And": empty, "Next": count}],
+            "Default": reset,
         },
-        COUNT_EMPTY_POLL: {
+        count: {
             "Type": "Pass",
             "Parameters": {"count.$": "States.MathAdd($.empty_polls.count, 1)"},
             "ResultPath": "$.empty_polls",
-            "Next": IS_DRAINED,
+            "Next": is_drained,
         },
-        RESET_EMPTY_POLLS: {
+        reset: {
             "Type": "Pass",
             "Comment": "Anything seen in the queue starts the count of empty polls again.",
             "Result": {"count": 0},
             "ResultPath": "$.empty_polls",
-            "Next": DRAIN_WAIT,
+            "Next": wait,
         },
-        IS_DRAINED: {
+        is_drained: {
             "Type": "Choice",
             "Choices": [
                 {
                     "Variable": "$.empty_polls.count",
                     "NumericGreaterThanEquals": EMPTY_POLLS_TO_DRAIN,
-                    "Next": ENABLE_LIVE_MAPPING,
+                    "Next": done,
                 }
             ],
-            "Default": DRAIN_WAIT,
+            "Default": wait,
         },
+    }
+
+
+# ---------------------------------------------------------------------------------- rebuild
+def _control_states(
+    target: ReplayTarget, action: ControlAction, pack: str, send: str, next_state: str
+) -> dict[str, Any]:
+    """Send one control message: ``{"replay_control": action, "rebuild": <the execution's
+    name>}`` in the control group, deduplicated per execution and action."""
+    return {
+        pack: {
+            "Type": "Pass",
+            "Parameters": {REPLAY_CONTROL: action.value, f"{REBUILD}.$": "$$.Execution.Name"},
+            "ResultPath": "$.control",
+            "Next": send,
+        },
+        send: {
+            "Type": "Task",
+            "Resource": _SQS_SEND_MESSAGE,
+            "Parameters": {
+                "QueueUrl": target.replay_queue_url,
+                "MessageBody.$": "States.JsonToString($.control)",
+                "MessageGroupId": CONTROL_GROUP,
+                "MessageDeduplicationId.$": (
+                    f"States.Hash(States.Format('{{}}|{action.value}', $$.Execution.Name), "
+                    "'SHA-256')"
+                ),
+            },
+            "ResultPath": None,
+            "Retry": [_retry(SQS_RETRY_ERRORS)],
+            "Catch": [_catch()],
+            "Next": next_state,
+        },
+    }
+
+
+def _mapping_state(target: ReplayTarget, *, enabled: bool) -> dict[str, Any]:
+    return {
+        "Type": "Task",
+        "Resource": _LAMBDA_UPDATE_EVENT_SOURCE_MAPPING,
+        "Parameters": {LAMBDA_MAPPING_ID_PARAMETER: target.live_mapping_uuid, "Enabled": enabled},
+        "Retry": [_retry(LAMBDA_RETRY_ERRORS, max_attempts=8)],
+    }
+
+
+def _is_true(path: str) -> dict[str, Any]:
+    """A Choice condition: ``path`` holds the boolean true (absent or anything else: false)."""
+    return {
+        "And": [
+            {"Variable": path, "IsPresent": True},
+            {"Variable": path, "IsBoolean": True},
+            {"Variable": path, "BooleanEquals": True},
+        ]
+    }
+
+
+def _catch() -> dict[str, Any]:
+    # The state data is kept (the mode is in it); the error lands beside it.
+    return {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": ON_FAILURE}
+
+
+def _failure_states(target: ReplayTarget) -> dict[str, Any]:
+    """A first replay fails as it is (the live mapping stays off, nothing was live yet); a
+    rebuild drops its generation, switches live back on, then fails."""
+    abort = _control_states(target, ControlAction.ABORT, PACK_ABORT, SEND_ABORT, RESUME_LIVE)
+    abort[SEND_ABORT].update(
+        Comment="Best effort: a later rebuild's begin supersedes an unfinished one anyway.",
+        Catch=[
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.abort_failure", "Next": RESUME_LIVE}
+        ],
+    )
+    return {
+        ON_FAILURE: {
+            "Type": "Choice",
+            "Choices": [{**_is_true("$.rebuild"), "Next": PACK_ABORT}],
+            "Default": REPLAY_FAILED,
+        },
+        REPLAY_FAILED: {
+            "Type": "Fail",
+            "ErrorPath": "$.failure.Error",
+            "CausePath": "$.failure.Cause",
+        },
+        **abort,
+        RESUME_LIVE: {
+            **_mapping_state(target, enabled=True),
+            "Comment": "The active generation never changed: live events flow into it again.",
+            "ResultPath": None,
+            "Catch": [
+                {
+                    "ErrorEquals": ["States.ALL"],
+                    "ResultPath": "$.resume_failure",
+                    "Next": REBUILD_FAILED,
+                }
+            ],
+            "Next": REBUILD_FAILED,
+        },
+        REBUILD_FAILED: {
+            "Type": "Fail",
+            "ErrorPath": "$.failure.Error",
+            "CausePath": "$.failure.Cause",
+        },
+    }
+
+
+def _dead_letter_states(target: ReplayTarget) -> dict[str, Any]:
+    """Count the replay queue's dead letters at the start and after each drain: any new one is a
+    page or control message the projector could not apply, so the model is incomplete."""
+    states: dict[str, Any] = {
+        DEAD_LETTER_BASELINE: {
+            **_dead_letter_count(target),
+            "ResultPath": "$.dead_letters_before",
+            "Next": MODE,
+        },
+        ON_DEAD_LETTERS: {
+            "Type": "Choice",
+            "Choices": [{**_is_true("$.rebuild"), "Next": NOTE_DEAD_LETTERS}],
+            "Default": REPLAY_DEAD_LETTERED,
+        },
+        REPLAY_DEAD_LETTERED: {
+            "Type": "Fail",
+            "Error": DEAD_LETTER_ERROR,
+            "Cause": (
+                "Replay messages reached the replay queue's dead-letter queue: the model misses "
+                "events, so the live mapping stays disabled. Fix the cause, redrive or purge the "
+                "dead-letter queue, and replay again."
+            ),
+        },
+        NOTE_DEAD_LETTERS: {
+            "Type": "Pass",
+            "Result": {
+                "Error": REBUILD_DEAD_LETTER_ERROR,
+                "Cause": (
+                    "A page or control message of this rebuild reached the replay queue's "
+                    "dead-letter queue: the new generation is incomplete and was not promoted."
+                ),
+            },
+            "ResultPath": "$.failure",
+            "Next": PACK_ABORT,
+        },
+    }
+    for prefix, ok, dead in (
+        ("", AFTER_REPLAY, ON_DEAD_LETTERS),
+        (BEGIN_PREFIX, REPLAY_SHARDS, NOTE_DEAD_LETTERS),
+        (PROMOTE_PREFIX, ENABLE_LIVE_MAPPING, NOTE_DEAD_LETTERS),
+    ):
+        check, choice = _prefixed(prefix, DEAD_LETTERS), _prefixed(prefix, ANY_DEAD_LETTERED)
+        states[check] = {
+            **_dead_letter_count(target),
+            "ResultPath": "$.dead_letters",
+            "Next": choice,
+        }
+        states[choice] = {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Variable": "$.dead_letters.count",
+                    "NumericGreaterThanPath": "$.dead_letters_before.count",
+                    "Next": dead,
+                }
+            ],
+            "Default": ok,
+        }
+    return states
+
+
+def _dead_letter_count(target: ReplayTarget) -> dict[str, Any]:
+    return {
+        "Type": "Task",
+        "Resource": _SQS_GET_QUEUE_ATTRIBUTES,
+        "Parameters": {
+            "QueueUrl": target.dead_letter_queue_url,
+            "AttributeNames": ["ApproximateNumberOfMessages"],
+        },
+        # SQS answers counts as strings; the Choice compares numbers.
+        "ResultSelector": {
+            "count.$": "States.StringToJson($.Attributes.ApproximateNumberOfMessages)"
+        },
+        "Retry": [_retry(SQS_RETRY_ERRORS)],
+        "Catch": [_catch()],
     }
 
 

@@ -32,31 +32,48 @@ SUCCEEDED: Final = "SUCCEEDED"
 
 
 class Phase(StrEnum):
-    """Where a replay is, in the order it gets there."""
+    """Where a replay is, in the order it gets there (a first replay skips the rebuild's)."""
 
     STARTING = "starting"
+    PAUSING = "pausing live"
+    """A rebuild: pausing the live event source mapping."""
+    BEGINNING = "beginning"
+    """A rebuild: the projector allocates the new generation (``begin``)."""
     READING = "reading"
     """Reading the event store and sending pages to the replay queue."""
     DRAINING = "draining"
     """Everything is sent; waiting for the replay queue to be empty."""
+    PROMOTING = "promoting"
+    """A rebuild: the projector makes the new generation the active one (``promote``)."""
     ENABLING = "enabling"
     """The replay queue drained; enabling the live event source mapping."""
+    ABORTING = "aborting"
+    """A rebuild failed: dropping its generation and switching live back on."""
     DONE = "done"
     STOPPED = "stopped"
-    """Failed, timed out or aborted: the live mapping was left as it was."""
+    """Failed, timed out or aborted (a first replay leaves the live mapping off)."""
+
+
+_BEGIN_DRAIN: Final = frozenset(asl.drain_state_names(asl.BEGIN_PREFIX))
+_PROMOTE_DRAIN: Final = frozenset(asl.drain_state_names(asl.PROMOTE_PREFIX))
 
 
 def phase_of_state(name: str) -> Phase:
     """The phase a state of the replay definition belongs to."""
-    if name == asl.PLAN:
-        return Phase.STARTING
-    if name in asl.READING_STATES:
-        return Phase.READING
-    if name == asl.ENABLE_LIVE_MAPPING:
-        return Phase.ENABLING
-    if name == asl.REPORT:
-        return Phase.DONE
-    # Counting the totals and the drain loop both come after the last page was sent.
+    found = {
+        Phase.STARTING: asl.STARTING_STATES,
+        Phase.PAUSING: {asl.PAUSE_LIVE},
+        Phase.BEGINNING: asl.BEGINNING_STATES | _BEGIN_DRAIN,
+        Phase.READING: asl.READING_STATES,
+        Phase.PROMOTING: asl.PROMOTING_STATES | _PROMOTE_DRAIN,
+        Phase.ENABLING: {asl.ENABLE_LIVE_MAPPING},
+        Phase.ABORTING: asl.ABORTING_STATES,
+        Phase.DONE: {asl.REPORT},
+    }
+    for phase, names in found.items():
+        if name in names:
+            return phase
+    # Counting the totals, the drain loop and its dead-letter check come after the last page.
     return Phase.DRAINING
 
 
@@ -81,6 +98,7 @@ class ReplayProgress:
     projection: str
     status: str
     phase: Phase
+    rebuild: bool
     events_sent: int
     events_sent_per_partition: Mapping[str, int]
     pages_sent: int
@@ -111,7 +129,7 @@ class ReplayProgress:
         elapsed = str(self.elapsed(now)).split(".", 1)[0]
         parts = [
             f"[{elapsed}]",
-            self.projection,
+            f"{self.projection} (rebuild)" if self.rebuild else self.projection,
             self.status,
             self.phase.value,
             f"{self.events_sent:,} events sent in {self.pages_sent:,} pages",
@@ -198,6 +216,7 @@ class ProgressReader:
             projection=str(plan.get("projection", "")),
             status=status,
             phase=phase,
+            rebuild=_json_object(execution.get("input")) == {asl.REBUILD_INPUT: True},
             events_sent=events_sent,
             events_sent_per_partition=dict(tally.per_partition),
             pages_sent=tally.pages_sent,
@@ -287,15 +306,22 @@ class ProgressReader:
 
 
 def start_replay(
-    stepfunctions: SFNClient, state_machine_arn: str, *, name: str | None = None
+    stepfunctions: SFNClient,
+    state_machine_arn: str,
+    *,
+    name: str | None = None,
+    rebuild: bool = False,
 ) -> str:
-    """Start a replay execution; answers its ARN. Names are unique per state machine, so the
-    default one carries the time and a random suffix (and feeds the page deduplication ids)."""
+    """Start a replay execution (``rebuild``: a blue/green rebuild of a running projection);
+    answers its ARN. Names are unique per state machine, so the default one carries the time and
+    a random suffix (and feeds the page deduplication ids and the rebuild's id)."""
     if name is None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        name = f"replay-{stamp}-{uuid.uuid4().hex[:8]}"
+        kind = "rebuild" if rebuild else "replay"
+        name = f"{kind}-{stamp}-{uuid.uuid4().hex[:8]}"
+    request = {asl.REBUILD_INPUT: True} if rebuild else {}
     started = stepfunctions.start_execution(
-        stateMachineArn=state_machine_arn, name=name, input="{}"
+        stateMachineArn=state_machine_arn, name=name, input=json.dumps(request)
     )
     return started["executionArn"]
 
