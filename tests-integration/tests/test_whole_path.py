@@ -157,3 +157,26 @@ def test_concurrent_commands_keep_every_stream_gapless_and_the_read_model_exact(
             (Decimal(amount) for acc, amount, _ in accepted if acc == account), Decimal(0)
         )
     assert_exact(system)
+
+
+@pytest.mark.slow
+def test_concurrent_retries_of_one_request_record_it_once(system: System) -> None:
+    # A client that timed out and retried, several times at once: one Idempotency-Key, one body.
+    containers = [system.command_api() for _ in range(4)]
+    start = threading.Barrier(len(containers))
+    key = {"Idempotency-Key": "open-dora-once"}
+
+    def retry(index: int) -> Any:
+        start.wait()
+        return containers[index].open("Dora", headers=key)
+
+    with system.running(), ThreadPoolExecutor(len(containers)) as pool:
+        answers = list(pool.map(retry, range(len(containers))))
+    system.settle()
+
+    assert {a.status for a in answers} == {201}
+    assert len({a.body["account_id"] for a in answers}) == 1
+    # The losers of the race were answered with the winner's answer.
+    assert sum(a.header("Idempotent-Replayed") == "true" for a in answers) == len(answers) - 1
+    events = assert_exact(system)
+    assert [e.stream_id for e in events] == [answers[0].body["account_id"]]

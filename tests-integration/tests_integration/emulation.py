@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 
@@ -18,8 +21,16 @@ class CurrentShardStreams:
     iterator for that position before every ``GetRecords``.
     """
 
-    def __init__(self, client: Any) -> None:
+    def __init__(
+        self,
+        client: Any,
+        atomically: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
+    ) -> None:
+        """``atomically``: a block in which no other thread calls moto, so that the fresh
+        iterator and the read it serves see the same table (another thread's cancelled
+        transaction could replace the table between the two calls)."""
         self._client = client
+        self._atomically = atomically
         self._positions: dict[str, dict[str, Any]] = {}
 
     def get_shard_iterator(self, **request: Any) -> dict[str, Any]:
@@ -29,8 +40,9 @@ class CurrentShardStreams:
 
     def get_records(self, *, ShardIterator: str, **options: Any) -> dict[str, Any]:  # noqa: N803
         position = self._positions.pop(ShardIterator)
-        fresh = self._client.get_shard_iterator(**position)["ShardIterator"]
-        answer: dict[str, Any] = self._client.get_records(ShardIterator=fresh, **options)
+        with self._atomically():
+            fresh = self._client.get_shard_iterator(**position)["ShardIterator"]
+            answer: dict[str, Any] = self._client.get_records(ShardIterator=fresh, **options)
         records = answer.get("Records", [])
         if records:
             position = {

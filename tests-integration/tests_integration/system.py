@@ -416,6 +416,7 @@ class System:
             aggregate_types=projection.aggregate_types,
             event_types=projection.event_types,
             replay_queue_url=replay.url,
+            dead_letter_queue_url=replay_dlq.url,
             live_mapping_uuid=str(mapping["UUID"]),
             page_size=25,
             drain_poll_seconds=1,
@@ -434,6 +435,7 @@ class System:
                     table_arn=table_arn,
                     replay_queue_arn=replay.arn,
                     live_mapping_arn=str(mapping["EventSourceMappingArn"]),
+                    dead_letter_queue_arn=replay_dlq.arn,
                 )
             ),
         )
@@ -626,7 +628,7 @@ def _build(
     failures: list[dict[str, Any]] = []
     relay_poller = DynamoDbStreamEventSource(
         name="stream-relay",
-        streams=CurrentShardStreams(session.client("dynamodbstreams")),
+        streams=CurrentShardStreams(session.client("dynamodbstreams"), turns.exclusive),
         stream_arn=stream_arn,
         handler=turns.invocation(relay_function),
         function_name="stream-relay",

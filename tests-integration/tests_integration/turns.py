@@ -44,7 +44,7 @@ class Turns:
         self._owner: int | None = None
         self._depth = 0
         self._queue: deque[object] = deque()
-        self._paused = threading.local()
+        self._local = threading.local()
 
     # ------------------------------------------------------------------ the turn itself
     def _take(self, depth: int) -> None:
@@ -86,6 +86,17 @@ class Turns:
         finally:
             self._leave()
 
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the turn through several AWS calls: nothing else runs between them."""
+        self._take(1)
+        self._local.exclusive = getattr(self._local, "exclusive", 0) + 1
+        try:
+            yield
+        finally:
+            self._local.exclusive -= 1
+            self._leave()
+
     def invocation(self, handler: F) -> F:
         """``handler`` running as one container's invocation: its code runs in a turn."""
 
@@ -106,8 +117,11 @@ class Turns:
         )
 
     def _before_aws_call(self, context: dict[str, Any], **_: Any) -> None:
-        held = self._give_up()
-        self._take(held + 1)
+        if getattr(self._local, "exclusive", 0):
+            self._take(1)
+        else:
+            held = self._give_up()
+            self._take(held + 1)
         context["turns_held"] = True
 
     def _after_aws_call(self, context: dict[str, Any], **_: Any) -> None:
@@ -122,10 +136,10 @@ class Turns:
         event.listen(engine, "handle_error", self._statement_failed)
 
     def _waits(self) -> dict[int, int]:
-        waits: dict[int, int] | None = getattr(self._paused, "by_cursor", None)
+        waits: dict[int, int] | None = getattr(self._local, "by_cursor", None)
         if waits is None:
             waits = {}
-            self._paused.by_cursor = waits
+            self._local.by_cursor = waits
         return waits
 
     def _before_statement(self, _conn: Any, cursor: Any, *_: Any) -> None:
