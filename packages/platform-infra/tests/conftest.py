@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 from platform_infra.context import StackContext
-from platform_infra.packaging import BuildTarget, LambdaPackage
-from platform_infra.testing import pulumi_harness  # noqa: F401  (a pytest fixture)
+from platform_infra.packaging import LambdaPackage
+from platform_infra.testing import (
+    fake_lambda_package,
+    pulumi_harness,  # noqa: F401  (a pytest fixture)
+)
 
 
 @pytest.fixture
@@ -18,12 +21,4 @@ def context() -> StackContext:
 @pytest.fixture
 def lambda_package(tmp_path: Path) -> LambdaPackage:
     """A package as the builder would describe it; under mocks nothing reads the zip."""
-    path = tmp_path / "command-api.zip"
-    path.write_bytes(b"not read under mocks")
-    return LambdaPackage(
-        member="command-api",
-        path=path,
-        sha256="ab" * 32,
-        target=BuildTarget.lambda_arm64(),
-        unzipped_bytes=1,
-    )
+    return fake_lambda_package(tmp_path, "command-api")

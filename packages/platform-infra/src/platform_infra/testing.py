@@ -33,6 +33,7 @@ import threading
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final, TypeVar
 
 import pulumi
@@ -42,7 +43,8 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 
 from platform_infra.iam import UNSCOPED_ACTIONS
-from platform_infra.platform_outputs import PLATFORM_PROJECT, PlatformOutput
+from platform_infra.packaging import BuildTarget, LambdaPackage
+from platform_infra.platform_outputs import PLATFORM_PROJECT, PlatformOutput, platform_stack_name
 
 T = TypeVar("T")
 
@@ -228,6 +230,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["invokeArn"] = _invoke_arn(self.region, outputs["arn"])
         elif resource_type == "aws:ec2/vpcEndpoint:VpcEndpoint":
             outputs["prefixListId"] = f"pl-{unique}"
+        elif resource_type == "aws:apigatewayv2/api:Api":
+            api_id = unique[:10]
+            outputs |= {
+                "arn": f"{prefix}:apigateway:{self.region}::/apis/{api_id}",
+                "apiEndpoint": f"https://{api_id}.execute-api.{self.region}.amazonaws.com",
+                "executionArn": f"{prefix}:execute-api:{regional}:{api_id}",
+            }
         return outputs
 
 
@@ -620,3 +629,37 @@ def fake_platform_outputs(account_id: str = ACCOUNT_ID, region: str = REGION) ->
     if missing:
         raise RuntimeError(f"fake_platform_outputs lacks {sorted(missing)}")
     return {key.value: value for key, value in values.items()}
+
+
+def platform_mocks(
+    platform_outputs: Mapping[str, Any] | None = None,
+    *,
+    stack: str = "test",
+    organization: str = ORGANIZATION,
+) -> RecordingMocks:
+    """Mocks for a service stack: its ``PlatformStack`` reference (to the platform stack of the
+    same stack name) reads ``platform_outputs`` (default ``fake_platform_outputs()``)."""
+    outputs = fake_platform_outputs() if platform_outputs is None else platform_outputs
+    platform = platform_stack_name(stack=stack, organization=organization)
+    return RecordingMocks(stack_outputs={platform: outputs})
+
+
+@pytest.fixture
+def platform_outputs() -> dict[str, Any]:
+    """``fake_platform_outputs()``, for a service stack's tests to hand to ``platform_mocks``
+    and to compare with what the stack wired."""
+    return fake_platform_outputs()
+
+
+def fake_lambda_package(directory: Path, member: str, sha256: str = "ab" * 32) -> LambdaPackage:
+    """A package as ``build_lambda_package`` would describe it (arm64), with a placeholder zip in
+    ``directory``: under mocks nothing reads the zip."""
+    path = directory / f"{member}.zip"
+    path.write_bytes(b"not read under mocks")
+    return LambdaPackage(
+        member=member,
+        path=path,
+        sha256=sha256,
+        target=BuildTarget.lambda_arm64(),
+        unzipped_bytes=1,
+    )
