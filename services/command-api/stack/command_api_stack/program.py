@@ -7,39 +7,23 @@ with a package description and the platform stack's outputs mocked.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Final, cast, get_args
+from typing import cast, get_args
 
 import pulumi
 from command_api.settings import DEFAULT_SERVICE_NAME
 from platform_infra.context import StackContext
+from platform_infra.http_api import HttpApiOptions
 from platform_infra.packaging import LambdaPackage
 from platform_infra.platform_outputs import PlatformOutput, PlatformStack
 from platform_infra.tags import register_standard_tags
 
-from command_api_stack.component import (
-    DEFAULT_BURST_LIMIT,
-    DEFAULT_RATE_LIMIT,
-    CommandApi,
-    CommandApiArgs,
-    JwtAuthorizer,
-    LogLevel,
-)
-
-IAM: Final = "iam"
-JWT: Final = "jwt"
+from command_api_stack.component import CommandApi, CommandApiArgs, LogLevel
 
 
 class ConfigKey(StrEnum):
-    """This stack's optional config keys (``pulumi config set <key> <value>``)."""
+    """This stack's optional config keys (``pulumi config set <key> <value>``), besides the
+    API's (``platform_infra.http_api.HttpApiConfigKey``: authorization, JWT, throttling)."""
 
-    AUTHORIZATION = "authorization"
-    """``iam`` (default) or ``jwt``."""
-    JWT_ISSUER = "jwtIssuer"
-    JWT_AUDIENCES = "jwtAudiences"
-    """A JSON list: ``pulumi config set jwtAudiences '["commands"]'``."""
-    JWT_SCOPES = "jwtScopes"
-    THROTTLING_BURST_LIMIT = "throttlingBurstLimit"
-    THROTTLING_RATE_LIMIT = "throttlingRateLimit"
     IDEMPOTENCY_TTL_SECONDS = "idempotencyTtlSeconds"
     MAX_APPEND_ATTEMPTS = "maxAppendAttempts"
     TRACING = "tracing"
@@ -68,11 +52,7 @@ def command_api_stack(package: LambdaPackage) -> CommandApi:
             package=package,
             event_store_table_name=platform.string(PlatformOutput.EVENT_STORE_TABLE_NAME),
             event_store_table_arn=platform.string(PlatformOutput.EVENT_STORE_TABLE_ARN),
-            jwt=_jwt(config),
-            throttling_burst_limit=_int(config, ConfigKey.THROTTLING_BURST_LIMIT)
-            or DEFAULT_BURST_LIMIT,
-            throttling_rate_limit=config.get_float(ConfigKey.THROTTLING_RATE_LIMIT)
-            or DEFAULT_RATE_LIMIT,
+            api=HttpApiOptions.from_config(config),
             idempotency_ttl_seconds=_int(config, ConfigKey.IDEMPOTENCY_TTL_SECONDS) or 24 * 3600,
             max_append_attempts=_int(config, ConfigKey.MAX_APPEND_ATTEMPTS) or 5,
             tracing=config.get_bool(ConfigKey.TRACING) or False,
@@ -85,25 +65,6 @@ def command_api_stack(package: LambdaPackage) -> CommandApi:
     pulumi.export(Export.EXECUTION_ARN.value, api.execution_arn)
     pulumi.export(Export.FUNCTION_NAME.value, api.function_name)
     return api
-
-
-def _jwt(config: pulumi.Config) -> JwtAuthorizer | None:
-    authorization = (config.get(ConfigKey.AUTHORIZATION) or IAM).lower()
-    if authorization == IAM:
-        return None
-    if authorization != JWT:
-        raise ValueError(f"{ConfigKey.AUTHORIZATION.value} must be {IAM!r} or {JWT!r}")
-    audiences = config.require_object(ConfigKey.JWT_AUDIENCES)
-    scopes = config.get_object(ConfigKey.JWT_SCOPES) or []
-    if not _strings(audiences) or not _strings(scopes):
-        raise ValueError("jwtAudiences and jwtScopes are JSON lists of strings")
-    return JwtAuthorizer(
-        issuer=config.require(ConfigKey.JWT_ISSUER), audiences=audiences, scopes=scopes
-    )
-
-
-def _strings(value: object) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 def _int(config: pulumi.Config, key: ConfigKey) -> int | None:
