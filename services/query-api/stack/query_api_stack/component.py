@@ -16,17 +16,15 @@ migrations) and by the function (read-only transactions); IAM cannot express "SE
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Literal, TypeAlias
 
 import pulumi
-import pulumi_aws as aws
 from platform_infra.context import StackContext
+from platform_infra.http_api import DEFAULT_ROUTE, HttpApi, HttpApiArgs, HttpApiOptions, HttpRoute
 from platform_infra.iam import Statement
 from platform_infra.lambda_function import LambdaFunction, LambdaFunctionArgs, VpcConfig
-from platform_infra.naming import ResourceKind
 from platform_infra.packaging import LambdaPackage
 from query_api.routes import ROUTES
 from query_api.settings import (
@@ -44,17 +42,10 @@ from query_api.settings import (
     TRACING_ENABLED_ENV,
 )
 
-IAM_AUTHORIZATION: Final = "AWS_IAM"
-JWT_AUTHORIZATION: Final = "JWT"
-DEFAULT_STAGE: Final = "$default"
-DEFAULT_ROUTE: Final = "$default"
+NOT_FOUND_ROUTE: Final = HttpRoute(DEFAULT_ROUTE, "notFound")
 """Every other path: the function answers it with a problem+json 404, authorized like the rest."""
-NOT_FOUND_OPERATION: Final = "notFound"
-PAYLOAD_FORMAT: Final = "2.0"
 INTEGRATION_TIMEOUT_MS: Final = 10_000
 """Above the function's own timeout, so API Gateway never cuts off an answer that is coming."""
-DEFAULT_BURST_LIMIT: Final = 200
-DEFAULT_RATE_LIMIT: Final = 100.0
 DEFAULT_DATABASE_USER: Final = "query_reader"
 DEFAULT_METRICS_NAMESPACE: Final = "cqrs-platform"
 POSTGRES_PORT: Final = 5432
@@ -62,48 +53,7 @@ LAMBDA_CA_BUNDLE: Final = "/etc/pki/tls/certs/ca-bundle.crt"
 """The system trust store of the Lambda runtime (Amazon Linux 2023). RDS Proxy presents an ACM
 certificate (Amazon Trust Services), which it verifies, so the proxy is checked by name."""
 
-ACCESS_LOG_FORMAT: Final = json.dumps(
-    {
-        "requestId": "$context.requestId",
-        "requestTime": "$context.requestTime",
-        "ip": "$context.identity.sourceIp",
-        "userAgent": "$context.identity.userAgent",
-        "caller": "$context.identity.userArn",
-        "subject": "$context.authorizer.claims.sub",
-        "httpMethod": "$context.httpMethod",
-        "routeKey": "$context.routeKey",
-        "path": "$context.path",
-        "status": "$context.status",
-        "responseLength": "$context.responseLength",
-        "latencyMs": "$context.responseLatency",
-        "integrationLatencyMs": "$context.integrationLatency",
-        "integrationStatus": "$context.integrationStatus",
-        "integrationError": "$context.integrationErrorMessage",
-        "authorizerError": "$context.authorizer.error",
-        "error": "$context.error.message",
-    },
-    sort_keys=True,
-)
-"""One JSON line per request. The query string is left out on purpose: owners are personal data
-and cursors are credentials of a sort."""
-
 LogLevel: TypeAlias = Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
-
-
-@dataclass(frozen=True)
-class JwtAuthorizer:
-    """Use a JWT authorizer (e.g. Cognito) instead of IAM on every route."""
-
-    issuer: str
-    audiences: Sequence[str]
-    scopes: Sequence[str] = ()
-    """Scopes a token must carry on every route (none: any valid token)."""
-
-    def __post_init__(self) -> None:
-        if not self.issuer.startswith("https://"):
-            raise ValueError("a JWT issuer is an https:// URL")
-        if not self.audiences:
-            raise ValueError("a JWT authorizer needs at least one audience")
 
 
 @dataclass(frozen=True)
@@ -141,10 +91,8 @@ class QueryApiArgs:
     """A secret of at least 32 characters; changing it invalidates the cursors in flight."""
     subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     security_group_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
-    jwt: JwtAuthorizer | None = None
-    """``None``: IAM authorization (SigV4) on every route."""
-    throttling_burst_limit: int = DEFAULT_BURST_LIMIT
-    throttling_rate_limit: float = DEFAULT_RATE_LIMIT
+    api: HttpApiOptions = field(default_factory=HttpApiOptions)
+    """Authorization (IAM unless a JWT authorizer is given) and throttling."""
     tracing: bool = False
     """Active X-Ray tracing and powertools' Tracer (costs cold-start time, see the function)."""
     memory_mb: int = 512
@@ -155,8 +103,6 @@ class QueryApiArgs:
     metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
 
     def __post_init__(self) -> None:
-        if self.throttling_burst_limit < 1 or self.throttling_rate_limit <= 0:
-            raise ValueError("throttling limits must be positive")
         if self.timeout_seconds * 1000 >= INTEGRATION_TIMEOUT_MS:
             raise ValueError("the function must answer before API Gateway gives up")
 
@@ -165,13 +111,9 @@ class QueryApi(pulumi.ComponentResource):
     """The read side's HTTP API and its function."""
 
     handler: LambdaFunction
-    api: aws.apigatewayv2.Api
-    stage: aws.apigatewayv2.Stage
-    integration: aws.apigatewayv2.Integration
-    routes: dict[str, aws.apigatewayv2.Route]
-    """By route key (``GET /accounts``, and ``$default``)."""
-    authorizer: aws.apigatewayv2.Authorizer | None
-    access_logs: aws.cloudwatch.LogGroup
+    http_api: HttpApi
+    """The API, its routes (by route key, and ``$default``), stage, access logs and invoke
+    permissions."""
     endpoint: pulumi.Output[str]
     execution_arn: pulumi.Output[str]
     function_name: pulumi.Output[str]
@@ -214,68 +156,26 @@ class QueryApi(pulumi.ComponentResource):
             opts=child,
         )
 
-        self.api = aws.apigatewayv2.Api(
-            f"{name}-http-api",
-            name=context.name("api", ResourceKind.HTTP_API),
-            protocol_type="HTTP",
-            description="The read side: accounts as the read models last saw them",
-            opts=child,
-        )
-        self.integration = aws.apigatewayv2.Integration(
-            f"{name}-integration",
-            api_id=self.api.id,
-            integration_type="AWS_PROXY",
-            integration_method="POST",
-            integration_uri=self.handler.target_arn,
-            payload_format_version=PAYLOAD_FORMAT,
-            timeout_milliseconds=INTEGRATION_TIMEOUT_MS,
-            opts=child,
-        )
-        self.authorizer = None
-        if args.jwt is not None:
-            self.authorizer = aws.apigatewayv2.Authorizer(
-                f"{name}-jwt",
-                api_id=self.api.id,
-                name=context.name("jwt"),
-                authorizer_type=JWT_AUTHORIZATION,
-                identity_sources=["$request.header.Authorization"],
-                jwt_configuration=aws.apigatewayv2.AuthorizerJwtConfigurationArgs(
-                    issuer=args.jwt.issuer, audiences=list(args.jwt.audiences)
-                ),
-                opts=child,
-            )
-        self.routes = {
-            route.route_key: self._route(name, route.route_key, route.operation_id, args)
-            for route in ROUTES
-        }
-        self.routes[DEFAULT_ROUTE] = self._route(name, DEFAULT_ROUTE, NOT_FOUND_OPERATION, args)
-
-        self.access_logs = aws.cloudwatch.LogGroup(
-            f"{name}-access-logs",
-            name=context.name("api-access", ResourceKind.VENDED_LOG_GROUP),
-            retention_in_days=args.log_retention_days,
-            opts=child,
-        )
-        self.stage = aws.apigatewayv2.Stage(
-            f"{name}-stage",
-            api_id=self.api.id,
-            name=DEFAULT_STAGE,
-            auto_deploy=True,
-            default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
-                throttling_burst_limit=args.throttling_burst_limit,
-                throttling_rate_limit=args.throttling_rate_limit,
-                detailed_metrics_enabled=True,
+        self.http_api = HttpApi(
+            name,
+            HttpApiArgs(
+                context=context,
+                function=self.handler,
+                routes=[
+                    *(HttpRoute(route.route_key, route.operation_id) for route in ROUTES),
+                    NOT_FOUND_ROUTE,
+                ],
+                description="The read side: accounts as the read models last saw them",
+                integration_timeout_ms=INTEGRATION_TIMEOUT_MS,
+                options=args.api,
+                log_retention_days=args.log_retention_days,
+                previous_parent=self,
             ),
-            access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
-                destination_arn=self.access_logs.arn, format=ACCESS_LOG_FORMAT
-            ),
-            # Routes first: an auto-deployed stage deploys what exists when it is created.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.routes.values())),
+            opts=child,
         )
-        self._allow_invocations(name)
 
-        self.endpoint = self.api.api_endpoint
-        self.execution_arn = self.api.execution_arn
+        self.endpoint = self.http_api.endpoint
+        self.execution_arn = self.http_api.execution_arn
         self.function_name = self.handler.function_name
         self.register_outputs(
             {
@@ -284,38 +184,6 @@ class QueryApi(pulumi.ComponentResource):
                 "function_name": self.function_name,
             }
         )
-
-    def _route(
-        self, name: str, route_key: str, operation: str, args: QueryApiArgs
-    ) -> aws.apigatewayv2.Route:
-        jwt = args.jwt
-        return aws.apigatewayv2.Route(
-            f"{name}-{operation}",
-            api_id=self.api.id,
-            route_key=route_key,
-            operation_name=operation,
-            target=self.integration.id.apply(lambda integration: f"integrations/{integration}"),
-            authorization_type=JWT_AUTHORIZATION if jwt is not None else IAM_AUTHORIZATION,
-            authorizer_id=self.authorizer.id if self.authorizer is not None else None,
-            authorization_scopes=list(jwt.scopes) if jwt is not None and jwt.scopes else None,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-
-    def _allow_invocations(self, name: str) -> None:
-        # One permission per route (any stage), so API Gateway invokes the function for these
-        # routes of this API only.
-        suffixes = {route.operation_id: route.source_arn_suffix for route in ROUTES}
-        suffixes[NOT_FOUND_OPERATION] = DEFAULT_ROUTE
-        for operation, suffix in suffixes.items():
-            aws.lambda_.Permission(
-                f"{name}-invoke-{operation}",
-                action="lambda:InvokeFunction",
-                function=self.handler.function_name,
-                qualifier=self.handler.alias.name if self.handler.alias is not None else None,
-                principal="apigateway.amazonaws.com",
-                source_arn=pulumi.Output.concat(self.api.execution_arn, "/*/", suffix),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
 
 
 def _database_access(

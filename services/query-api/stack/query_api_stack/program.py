@@ -7,21 +7,19 @@ a package description and the platform stack's outputs mocked.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Final, cast, get_args
+from typing import cast, get_args
 
 import pulumi
 from platform_infra.context import StackContext
+from platform_infra.http_api import HttpApiOptions
 from platform_infra.packaging import LambdaPackage
 from platform_infra.platform_outputs import PlatformOutput, PlatformStack
 from platform_infra.tags import register_standard_tags
 from query_api.settings import SERVICE_NAME
 
 from query_api_stack.component import (
-    DEFAULT_BURST_LIMIT,
     DEFAULT_DATABASE_USER,
-    DEFAULT_RATE_LIMIT,
     DatabaseLogin,
-    JwtAuthorizer,
     LogLevel,
     ProxyIamLogin,
     QueryApi,
@@ -29,12 +27,10 @@ from query_api_stack.component import (
     SecretLogin,
 )
 
-IAM: Final = "iam"
-JWT: Final = "jwt"
-
 
 class ConfigKey(StrEnum):
-    """This stack's config keys (``pulumi config set <key> <value>``)."""
+    """This stack's config keys (``pulumi config set <key> <value>``), besides the API's
+    (``platform_infra.http_api.HttpApiConfigKey``: authorization, JWT, throttling)."""
 
     CURSOR_SIGNING_KEY = "cursorSigningKey"
     """Required, secret, at least 32 characters:
@@ -44,14 +40,6 @@ class ConfigKey(StrEnum):
     DATABASE_SECRET_ARN = "databaseSecretArn"  # noqa: S105 - a config key, not a secret
     """Log in with this secret's password, directly to the instance, instead of an IAM token
     through the proxy (the default)."""
-    AUTHORIZATION = "authorization"
-    """``iam`` (default) or ``jwt``."""
-    JWT_ISSUER = "jwtIssuer"
-    JWT_AUDIENCES = "jwtAudiences"
-    """A JSON list: ``pulumi config set jwtAudiences '["queries"]'``."""
-    JWT_SCOPES = "jwtScopes"
-    THROTTLING_BURST_LIMIT = "throttlingBurstLimit"
-    THROTTLING_RATE_LIMIT = "throttlingRateLimit"
     TRACING = "tracing"
     MEMORY_MB = "memoryMb"
     RESERVED_CONCURRENCY = "reservedConcurrency"
@@ -80,11 +68,7 @@ def query_api_stack(package: LambdaPackage) -> QueryApi:
             cursor_signing_key=config.require_secret(ConfigKey.CURSOR_SIGNING_KEY),
             subnet_ids=platform.strings(PlatformOutput.PRIVATE_SUBNET_IDS),
             security_group_ids=[platform.string(PlatformOutput.FUNCTIONS_SECURITY_GROUP_ID)],
-            jwt=_jwt(config),
-            throttling_burst_limit=config.get_int(ConfigKey.THROTTLING_BURST_LIMIT)
-            or DEFAULT_BURST_LIMIT,
-            throttling_rate_limit=config.get_float(ConfigKey.THROTTLING_RATE_LIMIT)
-            or DEFAULT_RATE_LIMIT,
+            api=HttpApiOptions.from_config(config),
             tracing=config.get_bool(ConfigKey.TRACING) or False,
             memory_mb=config.get_int(ConfigKey.MEMORY_MB) or 512,
             reserved_concurrency=config.get_int(ConfigKey.RESERVED_CONCURRENCY),
@@ -117,25 +101,6 @@ def _database_login(config: pulumi.Config, platform: PlatformStack) -> DatabaseL
         user_arn_prefix=platform.string(PlatformOutput.DB_PROXY_USER_ARN_PREFIX),
         user=user,
     )
-
-
-def _jwt(config: pulumi.Config) -> JwtAuthorizer | None:
-    authorization = (config.get(ConfigKey.AUTHORIZATION) or IAM).lower()
-    if authorization == IAM:
-        return None
-    if authorization != JWT:
-        raise ValueError(f"{ConfigKey.AUTHORIZATION.value} must be {IAM!r} or {JWT!r}")
-    audiences = config.require_object(ConfigKey.JWT_AUDIENCES)
-    scopes = config.get_object(ConfigKey.JWT_SCOPES) or []
-    if not _strings(audiences) or not _strings(scopes):
-        raise ValueError("jwtAudiences and jwtScopes are JSON lists of strings")
-    return JwtAuthorizer(
-        issuer=config.require(ConfigKey.JWT_ISSUER), audiences=audiences, scopes=scopes
-    )
-
-
-def _strings(value: object) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 def _log_level(config: pulumi.Config) -> LogLevel:
