@@ -8,6 +8,8 @@ load without Pulumi:
 - ``tags``: ``register_standard_tags``, standard tags on every taggable resource of a stack.
 - ``iam``: ``Statement`` and ``policy_document``, least privilege checked when written.
 - ``lambda_function``: the ``LambdaFunction`` component.
+- ``projection_service``: the ``ProjectionService`` component (live and replay queues, functions,
+  mappings, the replay state machine); ``projection_exports``: the exports of its stacks.
 - ``packaging``: ``build_lambda_package``, a deterministic, cached Lambda zip of a member.
 - ``platform_outputs``: ``PlatformOutput`` names and ``PlatformStack`` (a StackReference).
 - ``testing``: the pytest harness for Pulumi mocks and IAM policy checks.

@@ -18,7 +18,23 @@ import pulumi_aws as aws
 
 POLICY_VERSION: Final = "2012-10-17"
 
-UNSCOPED_ACTIONS: Final = frozenset(
+LOG_DELIVERY_ACTIONS: Final = frozenset(
+    {
+        # What a Step Functions role needs to deliver its execution logs to CloudWatch Logs
+        # (docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html); CloudWatch Logs' delivery
+        # API has no resource-level permissions.
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    }
+)
+
+UNSCOPED_ACTIONS: Final = LOG_DELIVERY_ACTIONS | frozenset(
     {
         # AWS documents these as supporting only "Resource": "*" (no resource-level permissions).
         "xray:PutTraceSegments",

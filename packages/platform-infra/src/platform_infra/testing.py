@@ -30,6 +30,7 @@ import contextvars
 import hashlib
 import json
 import threading
+import uuid
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -86,6 +87,16 @@ class RecordedResource:
 
 
 @dataclass(frozen=True)
+class RecordedOptions:
+    """The resource options a registration carried that its inputs do not show."""
+
+    ignore_changes: tuple[str, ...]
+    dependencies: tuple[str, ...]
+    """URNs of explicit (``depends_on``) and input dependencies."""
+    protect: bool
+
+
+@dataclass(frozen=True)
 class RecordedCall:
     """One provider function call (``aws.get_region()`` and friends)."""
 
@@ -112,6 +123,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.region = region
         self.resources: list[RecordedResource] = []
         self.calls: list[RecordedCall] = []
+        self.options: dict[tuple[str, str], RecordedOptions] = {}
+        """Per (type token, logical name); filled by the harness's monitor."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -217,6 +230,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 ]
         elif resource_type == "aws:rds/proxy:Proxy":
             outputs["endpoint"] = f"{physical}.proxy-{unique}.{self.region}.rds.amazonaws.com"
+        elif resource_type == "aws:sqs/queue:Queue":
+            outputs["url"] = f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{physical}"
+        elif resource_type == "aws:lambda/eventSourceMapping:EventSourceMapping":
+            mapping_id = str(uuid.UUID(hashlib.sha256(name.encode()).hexdigest()[:32]))
+            outputs |= {
+                "uuid": mapping_id,
+                "arn": f"{prefix}:lambda:{regional}:event-source-mapping:{mapping_id}",
+                "state": "Enabled" if inputs.get("enabled", True) else "Disabled",
+            }
         elif resource_type == "aws:lambda/function:Function":
             version = "1" if inputs.get("publish") else "$LATEST"
             outputs |= {
@@ -271,6 +293,22 @@ def _arn(
         "aws:dynamodb/table:Table": f"{prefix}:dynamodb:{regional}:table/{physical}",
     }
     return shapes.get(resource_type, f"{prefix}:{service}:{regional}:{kind.lower()}/{physical}")
+
+
+class _RecordingMonitor(MockMonitor):
+    """The SDK's mock monitor, noting each registration's options for ``RecordedStack``."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self._recording = mocks
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method's name
+        self._recording.options[(request.type, request.name)] = RecordedOptions(
+            ignore_changes=tuple(request.ignoreChanges),
+            dependencies=tuple(request.dependencies),
+            protect=bool(request.protect),
+        )
+        return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
 
 class _EventLoops:
@@ -351,6 +389,10 @@ class RecordedStack:
             raise AssertionError(f"expected one {type_token} named {name!r}, found {names}")
         return found[0]
 
+    def options_of(self, resource: RecordedResource) -> RecordedOptions:
+        """The options (``ignore_changes``, dependencies, ``protect``) it was registered with."""
+        return self.mocks.options[(resource.type, resource.name)]
+
     def urn_of(self, resource: RecordedResource) -> str:
         """The URN of a recorded resource."""
         found = [
@@ -386,7 +428,7 @@ def run_program(
     ``<project>:owner``), as ``pulumi config set`` would store them.
     """
     mocks = mocks or RecordingMocks()
-    monitor = MockMonitor(mocks)
+    monitor = _RecordingMonitor(mocks)
     context = contextvars.copy_context()
     loops = _EventLoops()
     namespaced = {
