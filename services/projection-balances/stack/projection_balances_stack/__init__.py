@@ -1,2 +1,2 @@
-"""Pulumi component and stack of projection-balances: ``ProjectionService`` (projection_service.py,
-generic for any projection), wired by ``program.projection_balances_stack``."""
+"""Pulumi stack of projection-balances: the generic ``platform_infra.projection_service.
+ProjectionService``, wired by ``program.projection_balances_stack``."""

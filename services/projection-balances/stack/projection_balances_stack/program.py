@@ -14,6 +14,8 @@ from platform_infra.context import StackContext
 from platform_infra.lambda_function import VpcConfig
 from platform_infra.packaging import LambdaPackage
 from platform_infra.platform_outputs import PlatformOutput, PlatformStack
+from platform_infra.projection_exports import export_projection_service
+from platform_infra.projection_service import LogLevel, ProjectionService, ProjectionServiceArgs
 from platform_infra.tags import register_standard_tags
 from projection_balances.model import SCHEMA
 from projection_balances.projection import PROJECTION
@@ -30,12 +32,6 @@ from projection_balances.settings import (
     SERVICE_NAME,
 )
 
-from projection_balances_stack.projection_service import (
-    LogLevel,
-    ProjectionService,
-    ProjectionServiceArgs,
-)
-
 PROXY_PORT: Final = 5432
 LAMBDA_CA_BUNDLE: Final = "/etc/pki/tls/certs/ca-bundle.crt"
 """The python3.12 runtime's trust store (Amazon Linux 2023): it holds the Amazon roots that sign
@@ -50,22 +46,16 @@ class ConfigKey(StrEnum):
     """Receives of a failing message before it moves to the dead-letter queue (default 5)."""
     BATCH_SIZE = "batchSize"
     MAXIMUM_CONCURRENCY = "maximumConcurrency"
-    LIVE_MAPPING_ENABLED = "liveMappingEnabled"
+    REPLAY_MAXIMUM_CONCURRENCY = "replayMaximumConcurrency"
+    """Cap on concurrent replay batches (default: none; each replay partition is one group)."""
+    REPLAY_PAGE_SIZE = "replayPageSize"
+    """Events per replay page (default 100)."""
     OLDEST_MESSAGE_AGE_THRESHOLD_SECONDS = "oldestMessageAgeThresholdSeconds"
     SCHEMA = "schema"
-    """The physical schema to write (default ``balances``); a rebuild writes a fresh one."""
+    """The physical schema to write (default ``balances``), e.g. for a second copy in one
+    database; rebuilds need no schema of their own (generations live side by side)."""
     ALARM_TOPIC_ARN = "alarmTopicArn"
     LOG_LEVEL = "logLevel"
-
-
-class Export(StrEnum):
-    FUNCTION_NAME = "functionName"
-    MIGRATION_FUNCTION_NAME = "migrationFunctionName"
-    LIVE_QUEUE_URL = "liveQueueUrl"
-    LIVE_QUEUE_ARN = "liveQueueArn"
-    DEAD_LETTER_QUEUE_URL = "deadLetterQueueUrl"
-    LIVE_MAPPING_ID = "liveMappingId"
-    FILTER_POLICY = "filterPolicy"
 
 
 def projection_balances_stack(package: LambdaPackage) -> ProjectionService:
@@ -105,8 +95,10 @@ def projection_balances_stack(package: LambdaPackage) -> ProjectionService:
             service_name=SERVICE_NAME,
             handler=HANDLER,
             migration_handler=MIGRATION_HANDLER,
-            filter_policy=PROJECTION.filter_policy(),
+            aggregate_types=PROJECTION.aggregate_types,
+            event_types=PROJECTION.event_types,
             bus_topic_arn=platform.string(PlatformOutput.EVENT_BUS_TOPIC_ARN),
+            event_store_table_name=platform.string(PlatformOutput.EVENT_STORE_TABLE_NAME),
             event_store_table_arn=platform.string(PlatformOutput.EVENT_STORE_TABLE_ARN),
             vpc=VpcConfig(
                 subnet_ids=platform.strings(PlatformOutput.PRIVATE_SUBNET_IDS),
@@ -136,7 +128,8 @@ def projection_balances_stack(package: LambdaPackage) -> ProjectionService:
             batch_size=_int(config, ConfigKey.BATCH_SIZE, 10),
             max_receive_count=_int(config, ConfigKey.MAX_RECEIVE_COUNT, 5),
             maximum_concurrency=config.get_int(ConfigKey.MAXIMUM_CONCURRENCY),
-            live_mapping_enabled=_bool(config, ConfigKey.LIVE_MAPPING_ENABLED, default=True),
+            replay_maximum_concurrency=config.get_int(ConfigKey.REPLAY_MAXIMUM_CONCURRENCY),
+            replay_page_size=_int(config, ConfigKey.REPLAY_PAGE_SIZE, 100),
             oldest_message_age_threshold_seconds=_int(
                 config, ConfigKey.OLDEST_MESSAGE_AGE_THRESHOLD_SECONDS, 300
             ),
@@ -144,23 +137,12 @@ def projection_balances_stack(package: LambdaPackage) -> ProjectionService:
             alarm_actions=[alarm_topic] if alarm_topic else [],
         ),
     )
-    pulumi.export(Export.FUNCTION_NAME.value, service.function.function_name)
-    pulumi.export(Export.MIGRATION_FUNCTION_NAME.value, service.migration.function_name)
-    pulumi.export(Export.LIVE_QUEUE_URL.value, service.queue.url)
-    pulumi.export(Export.LIVE_QUEUE_ARN.value, service.queue.arn)
-    pulumi.export(Export.DEAD_LETTER_QUEUE_URL.value, service.dead_letter_queue.url)
-    pulumi.export(Export.LIVE_MAPPING_ID.value, service.mapping.uuid)
-    pulumi.export(Export.FILTER_POLICY.value, PROJECTION.filter_policy())
+    export_projection_service(service)
     return service
 
 
 def _int(config: pulumi.Config, key: ConfigKey, default: int) -> int:
     value = config.get_int(key)
-    return default if value is None else value
-
-
-def _bool(config: pulumi.Config, key: ConfigKey, *, default: bool) -> bool:
-    value = config.get_bool(key)
     return default if value is None else value
 
 

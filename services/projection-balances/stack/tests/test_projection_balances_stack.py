@@ -6,6 +6,8 @@ import json
 
 import pytest
 from platform_infra.platform_outputs import PlatformOutput
+from platform_infra.projection_exports import ProjectionExport
+from platform_infra.projection_service import ProjectionServiceArgs
 from platform_infra.testing import (
     assert_least_privilege,
     identity_statements,
@@ -14,8 +16,6 @@ from platform_infra.testing import (
 )
 from projection_balances.projection import PROJECTION
 from projection_balances.settings import HANDLER, MIGRATION_HANDLER
-from projection_balances_stack.program import Export
-from projection_balances_stack.projection_service import ProjectionServiceArgs
 
 pytestmark = pytest.mark.pulumi
 
@@ -82,7 +82,7 @@ def test_the_subscription_delivers_raw_envelopes_filtered_by_the_declaration(
         "MoneyDeposited",
         "MoneyWithdrawn",
     ]
-    assert stack.outputs[Export.FILTER_POLICY] == PROJECTION.filter_policy()
+    assert stack.outputs[ProjectionExport.FILTER_POLICY] == PROJECTION.filter_policy()
 
 
 def test_only_the_event_bus_may_send_to_the_live_queue(deploy, platform_outputs):
@@ -98,23 +98,30 @@ def test_only_the_event_bus_may_send_to_the_live_queue(deploy, platform_outputs)
     assert public_access_violations(resource_policy_statements(stack)) == []
 
 
-def test_the_mapping_reports_batch_item_failures_in_batches_of_ten(deploy):
+def test_both_mappings_report_batch_item_failures_in_batches_of_ten(deploy):
     stack = deploy()
-    mapping = stack.one(MAPPING).inputs
+    found = queues(stack)
 
-    assert mapping["eventSourceArn"] == queues(stack)["balances-live"].outputs["arn"]
-    assert mapping["functionName"] == functions(stack)[HANDLER].outputs["arn"]
-    assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert mapping["batchSize"] == 10
-    assert mapping["enabled"] is True
+    for name, queue in (
+        ("balances-live-mapping", "balances-live"),
+        ("balances-replay-mapping", "balances-replay"),
+    ):
+        mapping = stack.one(MAPPING, name).inputs
+        assert mapping["eventSourceArn"] == found[queue].outputs["arn"]
+        assert mapping["functionName"] == functions(stack)[HANDLER].outputs["arn"]
+        assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert mapping["batchSize"] == 10
 
 
-def test_a_replay_can_hold_live_events_by_disabling_the_mapping(deploy):
-    mapping = deploy(config={"liveMappingEnabled": "false", "maximumConcurrency": "5"})
-    inputs = mapping.one(MAPPING).inputs
+def test_concurrency_caps_come_from_config(deploy):
+    stack = deploy(config={"maximumConcurrency": "5", "replayMaximumConcurrency": "3"})
 
-    assert inputs["enabled"] is False
-    assert inputs["scalingConfig"] == {"maximumConcurrency": 5}
+    assert stack.one(MAPPING, "balances-live-mapping").inputs["scalingConfig"] == {
+        "maximumConcurrency": 5
+    }
+    assert stack.one(MAPPING, "balances-replay-mapping").inputs["scalingConfig"] == {
+        "maximumConcurrency": 3
+    }
 
 
 def test_the_projection_logs_in_as_its_writer_through_the_proxy_over_verified_tls(
@@ -182,6 +189,7 @@ def test_each_role_holds_only_what_its_function_needs(deploy, platform_outputs):
     assert_least_privilege(identity_statements(stack))
     live_queue = queues(stack)["balances-live"].outputs["arn"]
 
+    replay_queue = queues(stack)["balances-replay"].outputs["arn"]
     projection = {
         action: set(s.resources)
         for s in statements_of(stack, "balances-policy")
@@ -190,8 +198,9 @@ def test_each_role_holds_only_what_its_function_needs(deploy, platform_outputs):
     prefix = platform_outputs[PlatformOutput.DB_PROXY_USER_ARN_PREFIX]
     assert projection["rds-db:connect"] == {f"{prefix}/balances_writer"}
     assert projection["dynamodb:Query"] == {platform_outputs[PlatformOutput.EVENT_STORE_TABLE_ARN]}
-    assert projection["sqs:ReceiveMessage"] == {live_queue}
-    assert projection["sqs:DeleteMessage"] == {live_queue}
+    assert projection["sqs:ReceiveMessage"] == {live_queue, replay_queue}
+    assert projection["sqs:DeleteMessage"] == {live_queue, replay_queue}
+    assert "sqs:SendMessage" not in projection
     assert "secretsmanager:GetSecretValue" not in projection
 
     migration = {
@@ -219,6 +228,13 @@ def test_alarms_watch_the_dead_letter_queue_the_backlog_and_poison(deploy):
     poison = alarms["balances-poison"]
     assert (poison["metricName"], poison["namespace"]) == ("PoisonMessages", "cqrs")
     assert poison["dimensions"] == {"projection": "balances", "service": "projection-balances"}
+    replay_dlq = alarms["balances-replay-dlq-depth"]
+    assert replay_dlq["dimensions"] == {"QueueName": found["balances-replay-dlq"].outputs["name"]}
+    failed = alarms["balances-replay-failed"]
+    assert (failed["namespace"], failed["metricName"]) == ("AWS/States", "ExecutionsFailed")
+    assert failed["dimensions"] == {
+        "StateMachineArn": stack.one("aws:sfn/stateMachine:StateMachine").outputs["arn"]
+    }
     for alarm in alarms.values():
         assert alarm["alarmActions"] == ["arn:aws:sns:eu-west-1:123456789012:ops"]
 
@@ -229,9 +245,18 @@ def test_alarms_watch_the_dead_letter_queue_the_backlog_and_poison(deploy):
         {"batch_size": 11},
         {"max_receive_count": 0},
         {"maximum_concurrency": 1},
-        {"filter_policy": {}},
+        {"replay_maximum_concurrency": 1},
+        {"event_types": ()},
+        {"aggregate_types": ("",)},
     ],
-    ids=["fifo-batch-limit", "no-receives", "concurrency-below-two", "no-filter"],
+    ids=[
+        "fifo-batch-limit",
+        "no-receives",
+        "concurrency-below-two",
+        "replay-concurrency-below-two",
+        "no-event-types",
+        "empty-aggregate-type",
+    ],
 )
 def test_settings_out_of_range_are_refused(lambda_package, change):
     arguments = {
@@ -241,8 +266,10 @@ def test_settings_out_of_range_are_refused(lambda_package, change):
         "service_name": "projection-balances",
         "handler": HANDLER,
         "migration_handler": MIGRATION_HANDLER,
-        "filter_policy": PROJECTION.filter_policy(),
+        "aggregate_types": PROJECTION.aggregate_types,
+        "event_types": PROJECTION.event_types,
         "bus_topic_arn": "topic",
+        "event_store_table_name": "table",
         "event_store_table_arn": "table",
         "vpc": None,
         "database_user_arn": "user",
