@@ -48,14 +48,21 @@ def name(service: str, resource: str, kind: ResourceKind = ResourceKind.GENERIC)
 _DYNAMODB_LOCK: Final = threading.RLock()
 
 
-def _serialize_dynamodb() -> None:
-    """Make moto's DynamoDB safe for the runner's threads.
+def serialize_dynamodb() -> None:
+    """Make moto's DynamoDB behave like DynamoDB for the runner's threads and stream readers.
 
-    moto's ``TransactWriteItems`` snapshots the whole table and, when the transaction is
-    cancelled, puts the snapshot back: anything another thread committed meanwhile (events that
-    were acknowledged) and the stream records the relay reads would vanish. DynamoDB itself has
-    no such hazard, so the emulator runs every DynamoDB and DynamoDB Streams backend call under
-    one lock, as if the service handled them one at a time.
+    Two moto behaviours would lose or invent events here:
+
+    - moto runs requests concurrently without isolation, so every DynamoDB and DynamoDB Streams
+      backend call runs under one lock, as if the service handled them one at a time;
+    - moto rolls a cancelled ``TransactWriteItems`` back by swapping in a copy of the table
+      taken before it. Stream iterators handed out earlier keep reading the replaced shard,
+      which holds the records of the writes the transaction undid and never receives another
+      record. The rollback is therefore redone in place: the original table object takes the
+      copy's state back and its stream shard is cut to its length before the transaction, so
+      every iterator stays valid and no undone write is ever streamed.
+
+    Idempotent; it patches moto's classes, so it holds for every mock in the process.
     """
     from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415 - moto internals
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend  # noqa: PLC0415
@@ -66,7 +73,10 @@ def _serialize_dynamodb() -> None:
         for attribute, member in list(vars(backend).items()):
             if attribute.startswith("_") or not callable(member):
                 continue
-            setattr(backend, attribute, _locked(member))
+            wrapped = (
+                _rolled_back_in_place(member) if attribute == "transact_write_items" else member
+            )
+            setattr(backend, attribute, _locked(wrapped))
         setattr(backend, "_platform_local_serialized", True)  # noqa: B010 - a marker on moto's class
 
 
@@ -79,6 +89,29 @@ def _locked(method: Any) -> Any:
     return locked
 
 
+def _rolled_back_in_place(transact_write_items: Any) -> Any:
+    @functools.wraps(transact_write_items)
+    def transact(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        before = {
+            name: (table, table.stream_shard, len(table.stream_shard.items))
+            for name, table in backend.tables.items()
+            if table.stream_shard is not None
+        }
+        try:
+            return transact_write_items(backend, *args, **kwargs)
+        finally:
+            for name, (table, shard, length) in before.items():
+                restored = backend.tables.get(name)
+                if restored is None or restored is table:
+                    continue
+                state = {k: v for k, v in vars(restored).items() if k != "stream_shard"}
+                vars(table).update(state)
+                del shard.items[length:]
+                backend.tables[name] = table
+
+    return transact
+
+
 class Emulator:
     """moto, started in this process with Step Functions executing real definitions."""
 
@@ -86,7 +119,7 @@ class Emulator:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
 
     def start(self) -> None:
-        _serialize_dynamodb()
+        serialize_dynamodb()
         self._mock.start()
         install_sdk_parameter_casing()
 
