@@ -191,6 +191,11 @@ def test_status_replay_and_docs(runner: Any) -> None:
     assert replay.returncode == 0, replay.stderr
     assert "rebuilt from 2 events, live" in replay.stdout
     assert runner.request("GET", f"/accounts/{account}").body["balance"] == "5.00"
+    rebuilt = {p["name"]: p for p in runner.request("GET", "/_local/status").body["projections"]}
+    # blue/green: a new generation was built and promoted, the other projection was untouched
+    assert rebuilt["balances"]["generation"] == by_name["balances"]["generation"] + 1
+    assert rebuilt["transactions"]["generation"] == by_name["transactions"]["generation"]
+    assert (rebuilt["balances"]["position"], rebuilt["balances"]["lag_events"]) == (2, 0)
 
     unknown = subprocess.run(
         [sys.executable, "-m", "platform_local", "replay", "nope", "--url", runner.url],

@@ -276,6 +276,7 @@ def create_projection(
             replay_queue_url=replay.url,
             live_mapping_uuid=mapping["UUID"],
             event_types=event_types,
+            dead_letter_queue_url=replay_dlq.url,
             drain_poll_seconds=drain_poll_seconds,
         )
     )

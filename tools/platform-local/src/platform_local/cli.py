@@ -135,13 +135,24 @@ def status_command(options: argparse.Namespace, out: TextIO = sys.stdout) -> int
         print(json.dumps(document, indent=2), file=out)
         return 0
     print(f"events in store: {document['events_in_store']}", file=out)
-    header = ("projection", "live", "position", "streams", "lag", "live q", "replay q", "dlq")
+    header = (
+        "projection",
+        "gen",
+        "live",
+        "position",
+        "streams",
+        "lag",
+        "live q",
+        "replay q",
+        "dlq",
+    )
     rows = [header]
     for p in document["projections"]:
         queues = p["queues"]
         rows.append(
             (
                 p["name"],
+                str(p["generation"]),
                 "on" if p["live_enabled"] else "paused",
                 str(p["position"]),
                 str(p["streams"]),

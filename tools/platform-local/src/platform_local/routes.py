@@ -110,10 +110,15 @@ def local_routes(system: LocalSystem) -> list[LocalRoute]:
 
 
 def start_replay(hosted: HostedProjection) -> dict[str, Any]:
+    """A running projection is rebuilt blue/green (queries keep the old generation until the
+    new one is promoted); one whose live mapping is still off gets its first replay."""
     from platform_replay.progress import start_replay as start  # noqa: PLC0415
 
-    arn = start(aws.Emulator.client("stepfunctions"), hosted.resources.state_machine_arn)
-    return {"projection": hosted.spec.name, "execution_arn": arn}
+    rebuild = hosted.live.enabled
+    arn = start(
+        aws.Emulator.client("stepfunctions"), hosted.resources.state_machine_arn, rebuild=rebuild
+    )
+    return {"projection": hosted.spec.name, "execution_arn": arn, "rebuild": rebuild}
 
 
 def replay_progress(execution_arn: str) -> dict[str, Any]:
@@ -134,6 +139,7 @@ def replay_progress(execution_arn: str) -> dict[str, Any]:
         "partitions_total": progress.partitions_total,
         "queue_depth": progress.queue_depth.total if progress.queue_depth else None,
         "live_mapping_state": progress.live_mapping_state,
+        "rebuild": progress.rebuild,
         "finished": progress.finished,
         "succeeded": progress.succeeded,
         "error": progress.error,
@@ -145,7 +151,7 @@ def status_document(system: LocalSystem) -> dict[str, Any]:
     heads, events = store_heads(system)
     projections = []
     for name, hosted in system.projections.items():
-        positions = read_positions(hosted)
+        positions, generation = read_positions(hosted)
         handled = set(hosted.spec.declaration.event_types)
         behind = sum(
             max(0, head - positions.get(stream, 0))
@@ -155,6 +161,7 @@ def status_document(system: LocalSystem) -> dict[str, Any]:
         projections.append(
             {
                 "name": name,
+                "generation": generation,
                 "position": sum(positions.values()),
                 "streams": len(positions),
                 "lag_events": behind,
@@ -206,14 +213,19 @@ def store_heads(system: LocalSystem) -> tuple[dict[tuple[str, str], int], int]:
     return heads, events
 
 
-def read_positions(hosted: HostedProjection) -> dict[str, int]:
+def read_positions(hosted: HostedProjection) -> tuple[dict[str, int], int]:
+    """Every stream's position in the active generation, and that generation."""
+    from platform_projections.generations import read_generations  # noqa: PLC0415
     from platform_projections.positions import read_positions as read  # noqa: PLC0415
     from platform_projections.positions import runtime_tables  # noqa: PLC0415
     from platform_sql import DatabaseConfig, create_database_engine  # noqa: PLC0415
 
+    name = hosted.spec.name
+    tables = runtime_tables(name)
     engine = create_database_engine(DatabaseConfig.from_environment(hosted.environment))
     try:
         with engine.connect() as connection:
-            return read(connection, runtime_tables(hosted.spec.name).positions)
+            active = read_generations(connection, tables, name).active
+            return read(connection, tables.positions, active), active
     finally:
         engine.dispose()
