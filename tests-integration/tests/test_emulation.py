@@ -4,7 +4,8 @@ DynamoDB Streams would show, the committed writes and nothing else.
 moto rolls a cancelled ``TransactWriteItems`` back by swapping in a copy of the table taken before
 it; the stream records of the transaction's writes that did go through stay in the replaced shard,
 which iterators handed out earlier keep reading. ``tests_integration.emulation.CurrentShardStreams``
-is how the whole-system wiring reads the stream; platform-local's runner reads it directly.
+is how the whole-system wiring reads the stream; platform-local's runner reads it directly, after
+``platform_local.aws.serialize_dynamodb`` redid moto's rollback in place.
 """
 
 from __future__ import annotations
@@ -100,9 +101,27 @@ def test_reading_through_the_current_shard_delivers_the_committed_writes_only(ta
     assert delivered == ["$idempotency#key", "opened"]
 
 
-def test_platform_local_stream_poller_delivers_the_committed_writes_only(table) -> None:
-    # The runner's emulator redoes moto's rollback in place (platform_local.aws).
+@pytest.fixture
+def runner_emulation() -> Iterator[None]:
+    """platform-local's emulator patches moto's DynamoDB classes for the whole process; they are
+    put back afterwards, so that no other test runs on a moto that depends on test order."""
+    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415 - moto internals
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend  # noqa: PLC0415
+
+    saved = {cls: dict(vars(cls)) for cls in (DynamoDBBackend, DynamoDBStreamsBackend)}
     serialize_dynamodb()
+    yield
+    for cls, attributes in saved.items():
+        for name in set(vars(cls)) - set(attributes):
+            delattr(cls, name)
+        for name, value in attributes.items():
+            if vars(cls).get(name) is not value:
+                setattr(cls, name, value)
+
+
+def test_platform_local_stream_poller_delivers_the_committed_writes_only(
+    runner_emulation: None, table: tuple[Any, str]
+) -> None:
     dynamodb, arn = table
 
     delivered = delivered_after_a_cancelled_transaction(
