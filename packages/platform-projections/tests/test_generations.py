@@ -270,3 +270,17 @@ def test_a_malformed_control_message_is_poison(sqlite_engine, ledger, store, bod
     assert result.failed_message_ids == ("bad",)
     assert [f.kind for f in result.failures] == [FailureKind.UNDECODABLE]
     assert state(projector) == (1, None)
+
+
+def test_a_control_message_after_a_failed_one_of_its_group_waits_for_it(
+    engine, ledger, store, control_record
+):
+    projector = Projector(ledger, engine, store)
+    refused = control_record("promote", "never-begun", message_id="promote")
+    later = control_record("begin", "r2", message_id="begin")
+
+    result = projector.handle([refused, later])
+
+    # FIFO within the control group: begin comes back with the promote, unapplied.
+    assert result.failed_message_ids == ("promote", "begin")
+    assert state(projector) == (1, None)

@@ -250,13 +250,16 @@ class Projector(Generic[S]):
         applied = self._apply_events(groups)
         controls: list[ControlResult] = []
         control_failures: dict[str, GroupFailure] = {}
-        for message in messages:
-            if message.control is None:
-                continue
-            outcome = self._apply_control(message, message.control)
-            if isinstance(outcome, GroupFailure):
-                control_failures[message.message_id] = outcome
-            else:
+        for group_messages in groups.values():
+            for message in group_messages:
+                if message.control is None:
+                    if not self._succeeded(message, applied, control_failures):
+                        break  # FIFO: nothing after a failed message of its group is applied
+                    continue
+                outcome = self._apply_control(message, message.control)
+                if isinstance(outcome, GroupFailure):
+                    control_failures[message.message_id] = outcome
+                    break
                 controls.append(outcome)
         latest = controls[-1].generations if controls else applied.control
         cleaned = self._cleanup_after_batch(latest)
