@@ -137,6 +137,21 @@ def test_an_absurd_exponent_is_refused_not_crashed_on() -> None:
         Deposit(ID, Decimal("1E-999999999"))
 
 
+@pytest.mark.parametrize("owner", ["Ada\x00", "A\x07da", "Ada\x7f", "Ada\nLovelace"])
+def test_owner_must_not_contain_control_characters(owner: str) -> None:
+    with pytest.raises(InvalidValue) as raised:
+        OpenAccount(ID, owner, "EUR")
+    assert raised.value.field == "owner"
+
+
+def test_a_reference_may_hold_whitespace_but_no_other_control_character() -> None:
+    assert Deposit(ID, Decimal(1), "line 1\nline 2\ttab").reference == "line 1\nline 2\ttab"
+    for bad in ("\x00", "rent\x1b", "\x7f"):
+        with pytest.raises(InvalidValue) as raised:
+            Deposit(ID, Decimal(1), bad)
+        assert raised.value.field == "reference"
+
+
 def test_a_reference_is_limited_in_length() -> None:
     assert Deposit(ID, Decimal(1), "r" * 255).reference == "r" * 255
     with pytest.raises(InvalidValue) as raised:

@@ -206,6 +206,8 @@ def test_a_body_of_exactly_16_kib_is_read(api, unchanged) -> None:
         ({"owner": 42, "currency": "EUR"}, "owner"),
         ({"owner": "   ", "currency": "EUR"}, "owner"),
         ({"owner": "a" * 201, "currency": "EUR"}, "owner"),
+        ({"owner": "Ada\u0000Lovelace", "currency": "EUR"}, "owner"),
+        ({"owner": "Ada\u001b[31m", "currency": "EUR"}, "owner"),
         ({"owner": "Ada", "currency": "eur"}, "currency"),
         ({"owner": "Ada", "currency": ["EUR"]}, "currency"),
         ({"owner": "Ada", "currency": "EUR", "balance": "1000"}, "balance"),
@@ -233,6 +235,7 @@ def test_open_with_a_bad_field_is_422_naming_it(api, unchanged, body, field) -> 
         ('{"amount": 1000000000000.01}', "amount"),
         ('{"amount": 1e13}', "amount"),
         ('{"amount": "1", "reference": 7}', "reference"),
+        ('{"amount": "1", "reference": "rent\\u0000"}', "reference"),
         ('{"amount": "1", "currency": "USD"}', "currency"),
     ],
 )

@@ -12,6 +12,10 @@ MAX_AMOUNT: Final = Decimal("1000000000000")
 """1e12, inclusive."""
 CENT: Final = Decimal("0.01")
 _CURRENCY: Final = re.compile(r"[A-Z]{3}")
+# Control characters: PostgreSQL's text cannot hold NUL, so an event carrying one could never be
+# projected and would stop its stream's read models; the others have no place in a name either.
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_EXCEPT_WHITESPACE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class InvalidValue(ValueError):
@@ -28,6 +32,8 @@ def owner(value: str) -> str:
     trimmed = value.strip()
     if not trimmed:
         raise InvalidValue("owner", "must not be empty or only whitespace")
+    if _CONTROL.search(trimmed):
+        raise InvalidValue("owner", "must not contain control characters")
     if len(trimmed) > OWNER_MAX_LENGTH:
         raise InvalidValue("owner", f"must be at most {OWNER_MAX_LENGTH} characters")
     return trimmed
@@ -56,6 +62,10 @@ def amount(value: Decimal) -> Decimal:
 
 def reference(value: str | None) -> str | None:
     """A free-text reference the client attaches to a movement (optional)."""
-    if value is not None and len(value) > REFERENCE_MAX_LENGTH:
+    if value is None:
+        return None
+    if len(value) > REFERENCE_MAX_LENGTH:
         raise InvalidValue("reference", f"must be at most {REFERENCE_MAX_LENGTH} characters")
+    if _CONTROL_EXCEPT_WHITESPACE.search(value):
+        raise InvalidValue("reference", "must not contain control characters other than whitespace")
     return value
