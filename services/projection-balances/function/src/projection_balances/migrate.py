@@ -1,5 +1,5 @@
 """Migrate the balances schema and its roles: run at deploy as the database owner, never on a
-cold start of the projection.
+cold start of the projection (:mod:`platform_projections.migration_entry`).
 
     projection-balances-migrate                      # reads DATABASE_* from the environment
     python -m projection_balances.migrate --database-url postgresql+psycopg://owner@host/db
@@ -12,88 +12,19 @@ owner's credentials; the stack invokes it whenever the migrations change.
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
-from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Final
 
-import boto3
-from platform_projections import MigrationReport, Roles, migrate
-from platform_sql import (
-    DATABASE_ATTACH_ENV,
-    DATABASE_URL_ENV,
-    CachedSecretCredentials,
-    create_database_engine,
-)
-from sqlalchemy import Engine
+from platform_projections.migration_entry import MigrationEntryPoint
 
 from projection_balances.migrations import MIGRATIONS
 from projection_balances.projection import PROJECTION
-from projection_balances.settings import PROJECTION_SCHEMA_ENV, MigrationSettings
+from projection_balances.settings import MigrationSettings
 
+ENTRY_POINT: Final = MigrationEntryPoint(PROJECTION, MIGRATIONS, MigrationSettings)
 
-def run(
-    settings: MigrationSettings, *, engine: Engine | None = None, writer_password: str | None = None
-) -> MigrationReport:
-    """Apply pending migrations and (re)grant roles; returns what was applied."""
-    password = writer_password
-    if password is None and settings.writer_secret_arn:
-        secret = CachedSecretCredentials(boto3.client("secretsmanager"), settings.writer_secret_arn)
-        password = secret().password
-    owned = engine is None
-    engine = engine or create_database_engine(settings.database)
-    try:
-        return migrate(
-            engine,
-            PROJECTION,
-            MIGRATIONS,
-            schema=settings.schema_name,
-            roles=Roles(writer=PROJECTION.writer_role, writer_password=password),
-        )
-    finally:
-        if owned:
-            engine.dispose()
-
-
-def lambda_handler(event: Mapping[str, Any], context: object) -> dict[str, Any]:
-    """Deploy-time entry point: the stack invokes it with an empty event after each change."""
-    report = run(MigrationSettings.from_environment())
-    return {"schema": report.schema, "applied": list(report.applied)}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="projection-balances-migrate",
-        description="Apply the balances projection's schema migrations and grant its roles.",
-    )
-    parser.add_argument(
-        "--database-url", help=f"owner's SQLAlchemy URL (default: ${DATABASE_URL_ENV})"
-    )
-    parser.add_argument(
-        "--schema",
-        help=f"physical schema to migrate (default: ${PROJECTION_SCHEMA_ENV} or balances)",
-    )
-    parser.add_argument(
-        "--attach",
-        metavar="SCHEMA=PATH",
-        help=f"SQLite: databases to ATTACH, comma separated (default: ${DATABASE_ATTACH_ENV})",
-    )
-    args = parser.parse_args(argv)
-    environ = dict(os.environ)
-    if args.database_url:
-        environ[DATABASE_URL_ENV] = args.database_url
-    if args.schema:
-        environ[PROJECTION_SCHEMA_ENV] = args.schema
-    if args.attach:
-        environ[DATABASE_ATTACH_ENV] = args.attach
-    report = run(MigrationSettings.from_environment(environ))
-    for step in report.applied:
-        sys.stdout.write(f"{report.schema}: applied {step}\n")
-    if not report.applied:
-        sys.stdout.write(f"{report.schema}: up to date\n")
-    return 0
-
+run: Final = ENTRY_POINT.run
+lambda_handler: Final = ENTRY_POINT.lambda_handler
+main: Final = ENTRY_POINT.main
 
 if __name__ == "__main__":
     raise SystemExit(main())
