@@ -210,3 +210,58 @@ def test_sources_outside_the_wheel_do_not_change_the_cache_key(tmp_path: Path) -
     assert packaging._tree_digest(member) == before
     (member / "src" / "pkg" / "__init__.py").write_text("X = 2\n")
     assert packaging._tree_digest(member) != before
+
+
+IMPORT_HANDLER = """
+import importlib, sys
+folder, module_name = sys.argv[1], sys.argv[2]
+sys.path.insert(0, folder)
+module = importlib.import_module(module_name)
+assert module.__file__.startswith(folder), module.__file__
+assert callable(module.lambda_handler)
+foreign = [name for name, loaded in sys.modules.items()
+           if getattr(loaded, "__file__", None) and "site-packages" in loaded.__file__
+           and not loaded.__file__.startswith(folder)]
+assert not foreign, foreign
+assert "pulumi" not in sys.modules
+print(module_name)
+"""
+
+
+@pytest.mark.subprocess
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("member", "handler_module"),
+    [
+        ("command-api", "command_api.handler"),
+        ("stream-relay", "stream_relay.handler"),
+        ("projection-balances", "projection_balances.handler"),
+        ("projection-transactions", "projection_transactions.handler"),
+        ("query-api", "query_api.handler"),
+    ],
+)
+def test_each_function_zip_imports_its_handler_with_nothing_else_on_the_path(
+    tmp_path: Path, member: str, handler_module: str
+) -> None:
+    # The host has no Lambda runtime to provide the AWS SDK, so this build carries it.
+    package = build_lambda_package(
+        member,
+        target=BuildTarget.host(),
+        exclude=(),
+        workspace_root=WORKSPACE,
+        cache_dir=tmp_path / "cache",
+    )
+    unzipped = tmp_path / "unzipped"
+    unzipped.mkdir()
+    with zipfile.ZipFile(package.path) as archive:
+        archive.extractall(unzipped)
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", IMPORT_HANDLER, str(unzipped), handler_module],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == handler_module
