@@ -3,6 +3,10 @@
 It handles AccountOpened and MoneyDeposited only, so withdrawals and closures reach it as gaps it
 must step over; a deposit with reference "boom" makes its apply function raise (an apply bug),
 and a CHECK constraint rejects totals of a million or more (a row the database refuses).
+
+It is also bound as a projection service ("ledger-service": settings and a migration entry point,
+as a service's ``settings`` and ``migrate`` modules bind theirs), for the contract tests every
+projection service relies on (test_service, test_migration_entry, test_roles).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from platform_projections import (
     migrate,
     on,
 )
+from platform_projections.migration_entry import MigrationEntryPoint
+from platform_projections.service import ProjectionMigrationSettings, ProjectionSettings
 from platform_replay.control import CONTROL_GROUP, ControlAction, ReplayControl
 from platform_sql import DatabaseConfig, Money, create_database_engine
 from sqlalchemy import BigInteger, CheckConstraint, Column, Engine, Integer, MetaData, Table, Text
@@ -90,6 +96,37 @@ LEDGER = Projection(
     handlers=(on(AccountOpened, opened), on(MoneyDeposited, deposited)),
 )
 LEDGER_MIGRATIONS = (Migration(1, "totals", lambda connection, _schema: totals.create(connection)),)
+
+
+class LedgerSettings(ProjectionSettings):
+    default_schema = "ledger"
+    service_name = "ledger-service"
+
+
+class LedgerMigrationSettings(ProjectionMigrationSettings):
+    default_schema = "ledger"
+    service_name = "ledger-service"
+
+
+LEDGER_ENTRY = MigrationEntryPoint(LEDGER, LEDGER_MIGRATIONS, LedgerMigrationSettings)
+
+
+@pytest.fixture
+def ledger_settings() -> type[LedgerSettings]:
+    """The ledger's projection function settings, as a service's ``settings.Settings``."""
+    return LedgerSettings
+
+
+@pytest.fixture
+def ledger_migration_settings() -> type[LedgerMigrationSettings]:
+    """The ledger's migration settings, as a service's ``settings.MigrationSettings``."""
+    return LedgerMigrationSettings
+
+
+@pytest.fixture
+def ledger_entry() -> MigrationEntryPoint:
+    """The ledger's migration entry point, as a service's ``migrate`` module exposes it."""
+    return LEDGER_ENTRY
 
 
 @pytest.fixture
