@@ -1,48 +1,31 @@
+"""The service's binding of the shared settings (``platform_projections.service``, whose
+contract tests cover what each variable means): its schema, its name and its entry points."""
+
 from __future__ import annotations
 
-import pytest
-from projection_balances.settings import MigrationSettings, Settings, SettingsError
+import importlib
+
+from platform_sql import DatabaseConfig
+from projection_balances import handler, migrate
+from projection_balances.settings import HANDLER, MIGRATION_HANDLER, MigrationSettings, Settings
 
 URL = "postgresql+psycopg://balances_writer@proxy.internal:5432/app"
 
 
-def test_settings_are_read_once_from_the_environment():
-    settings = Settings.from_environment(
-        {
-            "DATABASE_URL": URL,
-            "DATABASE_IAM_AUTH": "true",
-            "DATABASE_SSLMODE": "verify-full",
-            "EVENT_STORE_TABLE": "event-store",
-        }
-    )
-    assert settings.event_store_table == "event-store"
-    assert settings.schema_name == "balances"
-    assert settings.database.iam_auth is True
+def test_settings_are_bound_to_the_balances_projection():
+    settings = Settings.from_environment({"DATABASE_URL": URL, "EVENT_STORE_TABLE": "event-store"})
+    migration = MigrationSettings(database=DatabaseConfig(url=URL))
+
+    assert (settings.schema_name, migration.schema_name) == ("balances", "balances")
     assert settings.database.application_name == "projection-balances"
+    assert MigrationSettings.from_environment({"DATABASE_URL": URL}).schema_name == "balances"
 
 
-@pytest.mark.parametrize(
-    "environ",
-    [
-        {"DATABASE_URL": URL},
-        {"EVENT_STORE_TABLE": "event-store"},
-        {"DATABASE_URL": URL, "EVENT_STORE_TABLE": "event-store", "PROJECTION_SCHEMA": "Bad-Name"},
-    ],
-)
-def test_a_missing_or_bad_setting_fails_at_cold_start(environ):
-    with pytest.raises(SettingsError):
-        Settings.from_environment(environ)
+def test_the_handler_names_the_stack_gives_lambda_are_the_entry_points():
+    def resolve(dotted: str) -> object:
+        module, _, name = dotted.rpartition(".")
+        return getattr(importlib.import_module(module), name)
 
-
-def test_migration_settings_name_the_writer_secret_and_the_schema():
-    settings = MigrationSettings.from_environment(
-        {
-            "DATABASE_URL": "postgresql+psycopg://owner@db.internal/app",
-            "DATABASE_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:owner",
-            "DATABASE_SSLMODE": "require",
-            "WRITER_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:writer",
-            "PROJECTION_SCHEMA": "balances_next",
-        }
-    )
-    assert settings.schema_name == "balances_next"
-    assert settings.writer_secret_arn.endswith(":writer")
+    assert resolve(HANDLER) is handler.lambda_handler
+    assert resolve(MIGRATION_HANDLER) == migrate.lambda_handler
+    assert migrate.ENTRY_POINT.prog == "projection-balances-migrate"

@@ -1,9 +1,11 @@
+"""The transactions migrations: the table they build, and the steps the deploy-time Lambda
+applies (the entry point's own contract is platform-projections' test_migration_entry)."""
+
 from __future__ import annotations
 
 import pytest
 from platform_projections import schema_drift
 from projection_transactions import migrate as migrate_module
-from projection_transactions.migrate import main
 from projection_transactions.projection import PROJECTION
 from sqlalchemy import inspect
 
@@ -18,32 +20,6 @@ def test_the_migrations_build_exactly_the_declared_table(engine):
     # The primary key is the keyset index of the query's pages, within one generation.
     assert primary["constrained_columns"] == ["generation", "account_id", "version"]
     assert [check["name"] for check in checks] == ["ck_transactions_type"]
-
-
-@pytest.mark.postgres
-def test_the_cli_migrates_postgres_once_then_reports_up_to_date(database_url, capsys):
-    url = database_url.render_as_string(hide_password=False)
-
-    assert main(["--database-url", url]) == 0
-    assert main(["--database-url", url]) == 0
-
-    assert capsys.readouterr().out.splitlines() == [
-        "transactions: applied runtime:1 stream positions",
-        "transactions: applied runtime:2 generations",
-        "transactions: applied projection:1 transactions",
-        "transactions: applied projection:2 transactions by generation",
-        "transactions: up to date",
-    ]
-
-
-@pytest.mark.postgres
-def test_a_rebuild_schema_can_be_migrated_beside_the_live_one(database_url, capsys):
-    url = database_url.render_as_string(hide_password=False)
-
-    main(["--database-url", url])
-    main(["--database-url", url, "--schema", "transactions_next"])
-
-    assert "transactions_next: applied projection:1 transactions" in capsys.readouterr().out
 
 
 @pytest.mark.postgres
