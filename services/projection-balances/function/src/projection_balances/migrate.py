@@ -1,14 +1,7 @@
-"""Migrate the balances schema and its roles: run at deploy as the database owner, never on a
-cold start of the projection (:mod:`platform_projections.migration_entry`).
-
-    projection-balances-migrate                      # reads DATABASE_* from the environment
-    python -m projection_balances.migrate --database-url postgresql+psycopg://owner@host/db
-    projection-balances-migrate --database-url sqlite:///.local/main.db \\
-        --attach balances=.local/balances.db
-
-On AWS the same code runs as a deploy-time Lambda in the VPC (``lambda_handler``), with the
-owner's credentials; the stack invokes it whenever the migrations change.
-"""
+"""The balances schema's deploy-time migration entry point, bound by
+:mod:`platform_projections.migration_entry`: ``run`` (the local runner's), ``lambda_handler``
+(the stack's) and ``main`` (``projection-balances-migrate``,
+``python -m projection_balances.migrate``)."""
 
 from __future__ import annotations
 
@@ -21,7 +14,6 @@ from projection_balances.projection import PROJECTION
 from projection_balances.settings import MigrationSettings
 
 ENTRY_POINT: Final = MigrationEntryPoint(PROJECTION, MIGRATIONS, MigrationSettings)
-
 run: Final = ENTRY_POINT.run
 lambda_handler: Final = ENTRY_POINT.lambda_handler
 main: Final = ENTRY_POINT.main

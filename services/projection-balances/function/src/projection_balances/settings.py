@@ -1,31 +1,13 @@
-"""The function's configuration, bound to the balances projection: the environment variable
-names (written once, in :mod:`platform_projections.service`) and its two settings models.
-
-The stack imports these names to set the functions' environments, so a name cannot drift between
-the code that reads it and the code that sets it.
-"""
+"""The balances projection's configuration: its two settings models and the environment
+variable names (``*_ENV``, written once in :mod:`platform_projections.service`), re-exported for
+the stack so a name cannot drift between the code that reads it and the code that sets it."""
 
 from __future__ import annotations
 
 from typing import Final
 
-from platform_projections.service import (
-    DATABASE_ATTACH_ENV,
-    DATABASE_IAM_AUTH_ENV,
-    DATABASE_SECRET_ARN_ENV,
-    DATABASE_SSLMODE_ENV,
-    DATABASE_SSLROOTCERT_ENV,
-    DATABASE_URL_ENV,
-    EVENT_STORE_TABLE_ENV,
-    LOG_LEVEL_ENV,
-    METRICS_NAMESPACE_ENV,
-    PROJECTION_SCHEMA_ENV,
-    SERVICE_NAME_ENV,
-    WRITER_SECRET_ARN_ENV,
-    ProjectionMigrationSettings,
-    ProjectionSettings,
-    SettingsError,
-)
+from platform_projections.service import *  # noqa: F403 - the *_ENV names and SettingsError
+from platform_projections.service import ProjectionMigrationSettings, ProjectionSettings
 
 from projection_balances.model import SCHEMA
 
@@ -34,28 +16,6 @@ MEMBER: Final = "projection-balances"
 """The workspace member whose package is this function's zip."""
 HANDLER: Final = "projection_balances.handler.lambda_handler"
 MIGRATION_HANDLER: Final = "projection_balances.migrate.lambda_handler"
-
-__all__ = [
-    "DATABASE_ATTACH_ENV",
-    "DATABASE_IAM_AUTH_ENV",
-    "DATABASE_SECRET_ARN_ENV",
-    "DATABASE_SSLMODE_ENV",
-    "DATABASE_SSLROOTCERT_ENV",
-    "DATABASE_URL_ENV",
-    "EVENT_STORE_TABLE_ENV",
-    "HANDLER",
-    "LOG_LEVEL_ENV",
-    "MEMBER",
-    "METRICS_NAMESPACE_ENV",
-    "MIGRATION_HANDLER",
-    "PROJECTION_SCHEMA_ENV",
-    "SERVICE_NAME",
-    "SERVICE_NAME_ENV",
-    "WRITER_SECRET_ARN_ENV",
-    "MigrationSettings",
-    "Settings",
-    "SettingsError",
-]
 
 
 class Settings(ProjectionSettings):
