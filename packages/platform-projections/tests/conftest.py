@@ -11,7 +11,7 @@ projection service relies on (test_service, test_migration_entry, test_roles).
 
 from __future__ import annotations
 
-import json
+import functools
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -39,8 +39,9 @@ from sqlalchemy.engine import URL
 
 import account_events  # noqa: F401 - registers the event types
 from account_events import AccountClosed, AccountOpened, MoneyDeposited, MoneyWithdrawn
-from platform_events import EventEnvelope, default_registry, layout, sqs_batch_entry
+from platform_events import EventEnvelope, default_registry, layout
 from platform_events.messaging import replay_page_body
+from platform_testing.lambda_events import sqs_record
 
 START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -210,31 +211,7 @@ def history(store: InMemoryEventStore) -> Callable[..., list[EventEnvelope]]:
 def record() -> Callable[..., dict[str, Any]]:
     """An SQS record in Lambda's event shape, raw delivery or wrapped by SNS."""
 
-    def make(
-        envelope: EventEnvelope, *, sns: bool = False, message_id: str | None = None
-    ) -> dict[str, Any]:
-        entry = sqs_batch_entry(envelope, "0")
-        body = entry["MessageBody"]
-        if sns:
-            body = json.dumps(
-                {"Type": "Notification", "MessageId": str(uuid.uuid4()), "Message": body}
-            )
-        return {
-            "messageId": message_id or str(uuid.uuid4()),
-            "receiptHandle": "handle",
-            "body": body,
-            "attributes": {
-                "MessageGroupId": entry["MessageGroupId"],
-                "MessageDeduplicationId": entry["MessageDeduplicationId"],
-                "ApproximateReceiveCount": "1",
-            },
-            "messageAttributes": {},
-            "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:ledger-live.fifo",
-            "awsRegion": "eu-west-1",
-        }
-
-    return make
+    return functools.partial(sqs_record, queue="ledger-live.fifo")
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ an independent reference fold of the event store (what the read model must equal
 
 from __future__ import annotations
 
-import json
+import functools
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,7 +23,8 @@ from sqlalchemy.engine import URL
 
 import account_events  # noqa: F401 - registers the event types
 from account_events import AccountClosed, AccountOpened, MoneyDeposited, MoneyWithdrawn
-from platform_events import EventEnvelope, default_registry, sqs_batch_entry
+from platform_events import EventEnvelope, default_registry
+from platform_testing.lambda_events import sqs_record
 
 START = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 
@@ -117,36 +118,10 @@ def history_of() -> Callable[[InMemoryEventStore, Sequence[Any]], list[EventEnve
     return append_history
 
 
-def sqs_record(
-    envelope: EventEnvelope, *, sns: bool = False, message_id: str | None = None
-) -> dict[str, Any]:
-    entry = sqs_batch_entry(envelope, "0")
-    body = entry["MessageBody"]
-    if sns:
-        body = json.dumps({"Type": "Notification", "MessageId": "sns", "Message": body})
-    return {
-        "messageId": message_id or str(uuid.uuid4()),
-        "receiptHandle": "handle",
-        "body": body,
-        "attributes": {
-            "MessageGroupId": entry["MessageGroupId"],
-            "MessageDeduplicationId": entry["MessageDeduplicationId"],
-            "ApproximateReceiveCount": "1",
-        },
-        "messageAttributes": {
-            name: {"stringValue": value["StringValue"], "dataType": "String"}
-            for name, value in entry["MessageAttributes"].items()
-        },
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:balances-live.fifo",
-        "awsRegion": "eu-west-1",
-    }
-
-
 @pytest.fixture
 def record() -> Callable[..., dict[str, Any]]:
     """An SQS record in Lambda's event shape (raw delivery, or SNS-wrapped with ``sns=True``)."""
-    return sqs_record
+    return functools.partial(sqs_record, queue="balances-live.fifo")
 
 
 @pytest.fixture
