@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(header, flush=True)
     rendered = [header, ""]
     for name in names:
-        module: Benchmark = importlib.import_module(BENCHMARKS[name])  # type: ignore[assignment]
+        module: Benchmark = importlib.import_module(BENCHMARKS[name])
         for table in module.run(arguments.smoke):
             text = table.render()
             print("\n" + text, flush=True)
