@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
+import json
 import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Final
 
+from platform_events import layout
 from platform_local import aws
 from platform_local.gateway import LocalResponse, LocalRoute, json_response
 
@@ -21,6 +25,9 @@ SWAGGER_ASSETS: Final = {
 }
 OPENAPI_DOCUMENTS: Final = ("/command-api/openapi.json", "/query-api/openapi.json")
 REPLAY_PATH: Final = re.compile(r"^/_local/projections/(?P<name>[a-z_]+)/replay$")
+EVENTS_PATH: Final = "/_local/events"
+EVENTS_PAGE_DEFAULT: Final = 500
+EVENTS_PAGE_MAX: Final = 1000
 DOCS_PAGE: Final = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>cqrs-platform (local)</title>
 <link rel="stylesheet" href="/docs/swagger-ui.min.css"></head>
@@ -106,7 +113,62 @@ def local_routes(system: LocalSystem) -> list[LocalRoute]:
             return json_response(replay_progress(arn))
         return None
 
-    return [health, docs, status, replay]
+    def events(method: str, path: str, query: Mapping[str, str], body: bytes) -> Any:
+        if path != EVENTS_PATH or method != "GET":
+            return None
+        try:
+            limit = int(query.get("limit", EVENTS_PAGE_DEFAULT))
+            start = _decode_store_cursor(query["cursor"]) if query.get("cursor") else None
+        except ValueError as error:
+            return json_response({"error": str(error)}, HTTPStatus.BAD_REQUEST)
+        if not 1 <= limit <= EVENTS_PAGE_MAX:
+            return json_response(
+                {"error": f"limit must be 1..{EVENTS_PAGE_MAX}"}, HTTPStatus.BAD_REQUEST
+            )
+        return json_response(store_events(system, limit, start))
+
+    return [health, docs, status, replay, events]
+
+
+def store_events(system: LocalSystem, limit: int, start: dict[str, Any] | None) -> dict[str, Any]:
+    """One page of the event store's events as contract envelopes (read-only, for audits and
+    debugging): ``{"items": [...], "next_cursor": str or null}``, in no particular order. A page
+    may hold fewer than ``limit`` events (other items, e.g. idempotency records, are skipped)."""
+    from platform_events.dynamodb import from_dynamodb_json  # noqa: PLC0415
+
+    assert system.platform is not None
+    scan: dict[str, Any] = {"TableName": system.platform.table_name, "Limit": limit}
+    if start is not None:
+        scan["ExclusiveStartKey"] = start
+    page = aws.Emulator.client("dynamodb").scan(**scan)
+    items = []
+    for item in page["Items"]:
+        if item.get(layout.Attr.ITEM_KIND.value, {}).get("S") == layout.ItemKind.EVENT:
+            items.append(from_dynamodb_json(item).to_dict())
+    last = page.get("LastEvaluatedKey")
+    return {"items": items, "next_cursor": _encode_store_cursor(last) if last else None}
+
+
+def _encode_store_cursor(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
+def _decode_store_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
+        raise ValueError(f"not a cursor this server issued: {error}") from error
+    # Exactly the table's key, so a forged cursor cannot reach moto as a malformed request.
+    expected = {layout.PARTITION_KEY.value: "S", layout.SORT_KEY.value: "N"}
+    if not isinstance(key, dict) or set(key) != set(expected):
+        raise ValueError("not a cursor this server issued")
+    for attribute, kind in expected.items():
+        value = key[attribute]
+        if not isinstance(value, dict) or set(value) != {kind} or not isinstance(value[kind], str):
+            raise ValueError("not a cursor this server issued")
+    if not key[layout.SORT_KEY.value]["N"].isdigit():
+        raise ValueError("not a cursor this server issued")
+    return key
 
 
 def start_replay(hosted: HostedProjection) -> dict[str, Any]:
