@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -26,6 +27,14 @@ log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES: Final = 10 * 1024 * 1024
 """API Gateway's own payload limit; the functions apply the contract's tighter limits."""
+DRAIN_LIMIT_BYTES: Final = 4 * MAX_REQUEST_BYTES
+"""A refused body up to this size is read and discarded, so that a client still sending it
+reads the answer instead of a broken pipe; beyond it the connection is just closed."""
+_CHUNK_BYTES: Final = 64 * 1024
+_DIGITS: Final = re.compile(r"[0-9]+")
+BAD_REQUEST_BODY: Final = b'{"message":"Bad Request"}'
+TOO_LARGE_BODY: Final = b'{"message":"Request Entity Too Large"}'
+LENGTH_REQUIRED_BODY: Final = b'{"message":"Length Required"}'
 TEXT_TYPES: Final = ("application/json", "text/", "application/problem+json", "application/xml")
 
 
@@ -139,6 +148,23 @@ class Gateway:
             def log_message(self, format: str, *args: Any) -> None:
                 return  # one line per request is logged by ``_handle`` instead
 
+            def parse_request(self) -> bool:
+                # http.server's header parser (the email package) ends a line at a bare CR,
+                # so "Idempotency-Key: a\rIf-Match: *" would arrive as two headers. RFC 9112
+                # says such a field is invalid: refuse it as the message it is.
+                original = self.rfile
+                recorder = _LineRecorder(original)
+                self.rfile = recorder  # type: ignore[assignment]
+                try:
+                    parsed = super().parse_request()
+                finally:
+                    self.rfile = original
+                if parsed and recorder.has_bare_cr():
+                    self.close_connection = True
+                    gateway.refuse(self, HTTPStatus.BAD_REQUEST, BAD_REQUEST_BODY)
+                    return False
+                return parsed
+
             def __getattr__(self, name: str) -> Any:
                 # http.server looks up do_<METHOD>; every method goes through the gateway.
                 if name.startswith("do_"):
@@ -153,10 +179,19 @@ class Gateway:
         started = time.monotonic()
         method = request.command
         split = urlsplit(request.path)
-        length = int(request.headers.get("Content-Length") or 0)
+        if request.headers.get("Transfer-Encoding") is not None:
+            # Bodies are framed by Content-Length only; reading a chunked one as empty would
+            # leave its chunks on the connection to be parsed as the next request.
+            self.refuse(request, HTTPStatus.LENGTH_REQUIRED, LENGTH_REQUIRED_BODY)
+            return
+        length = content_length(request.headers.get_all("Content-Length") or [])
+        if length is None:
+            self.refuse(request, HTTPStatus.BAD_REQUEST, BAD_REQUEST_BODY)
+            return
         if length > MAX_REQUEST_BYTES:
-            self._send(request, LocalResponse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b""))
-            request.close_connection = True
+            if length <= DRAIN_LIMIT_BYTES:
+                _discard(request, length)
+            self.refuse(request, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, TOO_LARGE_BODY)
             return
         body = request.rfile.read(length) if length else b""
         try:
@@ -196,6 +231,13 @@ class Gateway:
                 return function_response(result)
         return LocalResponse(HTTPStatus.NOT_FOUND, b'{"message":"Not Found"}')
 
+    def refuse(self, request: BaseHTTPRequestHandler, status: HTTPStatus, body: bytes) -> None:
+        """API Gateway's own answer to a request it cannot frame; the connection is closed, as
+        whatever follows on it cannot be trusted to start a request."""
+        request.close_connection = True
+        self._send(request, LocalResponse(status, body, headers={"Connection": "close"}))
+        log.info("%s %s -> %d (refused by the gateway)", request.command, request.path, status)
+
     @staticmethod
     def _send(request: BaseHTTPRequestHandler, response: LocalResponse) -> None:
         request.send_response(response.status)
@@ -207,6 +249,47 @@ class Gateway:
         request.end_headers()
         if request.command != "HEAD":
             request.wfile.write(response.body)
+
+
+def content_length(values: list[str]) -> int | None:
+    """The body's length from every Content-Length field, or None when they do not give one
+    (not a decimal number, or copies that disagree: RFC 9112 makes both an error)."""
+    if not values:
+        return 0
+    lengths = {value.strip() for value in values}
+    if len(lengths) != 1:
+        return None
+    (length,) = lengths
+    return int(length) if _DIGITS.fullmatch(length) else None
+
+
+class _LineRecorder:
+    """Stands in for a request's input while http.server reads the header block, keeping the
+    raw lines so that the gateway can judge what the parser glossed over."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.lines: list[bytes] = []
+
+    def readline(self, limit: int = -1) -> bytes:
+        line: bytes = self._stream.readline(limit)
+        self.lines.append(line)
+        return line
+
+    def has_bare_cr(self) -> bool:
+        return any(b"\r" in line.removesuffix(b"\r\n") for line in self.lines)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _discard(request: BaseHTTPRequestHandler, length: int) -> None:
+    remaining = length
+    while remaining > 0:
+        chunk = request.rfile.read(min(remaining, _CHUNK_BYTES))
+        if not chunk:
+            return
+        remaining -= len(chunk)
 
 
 def function_response(result: object) -> LocalResponse:
