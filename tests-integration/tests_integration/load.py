@@ -47,6 +47,7 @@ from platform_events import EventEnvelope
 from tests_integration.local_runner import (
     HttpClient,
     Response,
+    percentile,
     projections_settled,
     running_platform_local,
     store_events,
@@ -839,7 +840,6 @@ def summary(run: LoadRun, result: Audit, database: str) -> str:
     codes = Counter(e.outcome.code for e in exchanges if e.outcome and e.outcome.code)
     kinds = Counter(e.kind.value for e in exchanges)
     seconds = [e.response.seconds for e in exchanges if e.response is not None]
-    seconds.sort()
     accepted = sum(1 for e in exchanges if e.accepted)
     lines = [
         f"sustained load on {run.url} (read models: {database})",
@@ -864,11 +864,8 @@ def summary(run: LoadRun, result: Audit, database: str) -> str:
     return "\n".join(lines)
 
 
-def _pct(sorted_seconds: Sequence[float], percentile: float) -> str:
-    if not sorted_seconds:
-        return "-"
-    index = min(len(sorted_seconds) - 1, int(len(sorted_seconds) * percentile / 100))
-    return f"{sorted_seconds[index] * 1000:.0f}"
+def _pct(seconds: Sequence[float], percent: float) -> str:
+    return "-" if not seconds else f"{percentile(seconds, percent) * 1000:.0f}"
 
 
 # -------------------------------------------------------------------- the script

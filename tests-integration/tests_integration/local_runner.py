@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import os
 import signal
 import socket
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -261,3 +262,12 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float) -> float:
             raise RunnerError(f"timed out after {timeout:.0f} s waiting until {what}")
         time.sleep(0.1)
     return time.monotonic() - started
+
+
+def percentile(values: Sequence[float], percent: float) -> float:
+    """The nearest-rank percentile (``percent`` 100 is the maximum); NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = math.ceil(len(ordered) * percent / 100)
+    return ordered[min(len(ordered), max(rank, 1)) - 1]
