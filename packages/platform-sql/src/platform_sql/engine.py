@@ -18,7 +18,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
@@ -55,9 +55,13 @@ class DatabaseConfigError(Exception):
 
 
 class DatabaseConfig(BaseModel):
-    """Where the database is and how to log in; never the password itself."""
+    """Where the database is and how to log in; never the password itself.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    A URL may still carry one (a local database): validation errors never echo the input, and
+    the model's repr masks the password, so neither can carry it into a log line.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     url: str = Field(min_length=1)
     secret_arn: str | None = None
@@ -78,9 +82,17 @@ class DatabaseConfig(BaseModel):
     def _parses(cls, value: str) -> str:
         try:
             make_url(value)  # a malformed URL fails at cold start, not on the first query
-        except ArgumentError as error:
-            raise ValueError(str(error)) from error
+        except (ArgumentError, ValueError):
+            # The parser's messages quote the URL, password included: say what, not the value.
+            raise ValueError("not a database URL (driver://user@host:port/database)") from None
         return value
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            if name == "url":
+                yield name, make_url(value).render_as_string(hide_password=True)
+            else:
+                yield name, value
 
     @field_validator("attach")
     @classmethod
