@@ -11,7 +11,8 @@
    deploy instead of the first batch);
 5. on Postgres, creates the roles if missing and grants: the writer may read and change only the
    projection's tables and update its control row (no DDL: it owns nothing), readers may only
-   SELECT them.
+   SELECT them; nobody but the owner may create anything in the database, temporary tables
+   included.
 
 Running it again applies nothing and re-grants: it is safe to run on every deploy. Migrations
 are never edited once released; a change appends a new one.
@@ -41,6 +42,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateSchema
 
 from platform_projections.generations import FIRST_GENERATION
@@ -52,6 +54,8 @@ QUERY_READER: Final = "query_reader"
 RUNTIME_TRACK: Final = "runtime"
 PROJECTION_TRACK: Final = "projection"
 WRITER_PRIVILEGES: Final = "SELECT, INSERT, UPDATE, DELETE"
+SCRAM_SHA_256: Final = "scram-sha-256"
+"""How a writer's password is stored: the verifier is computed client-side."""
 CONTROL_PRIVILEGES: Final = "SELECT, UPDATE"
 """The writer's rights on the control row: read it, lock it, change it; never add or drop one."""
 
@@ -315,10 +319,7 @@ def _grant(connection: Connection, projection: Projection[Any], schema: str, rol
     for role in (writer, *readers):
         _ensure_login_role(connection, role)
     if roles.writer_password is not None:
-        password = literal(roles.writer_password).compile(
-            dialect=connection.dialect, compile_kwargs={"literal_binds": True}
-        )
-        connection.exec_driver_sql(f"ALTER ROLE {writer} PASSWORD {password}")
+        _set_password(connection, roles.writer, roles.writer_password)
     on_rds = connection.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam'"))
     if on_rds:
         # RDS: lets these roles log in with IAM auth tokens (directly or through RDS Proxy).
@@ -338,8 +339,36 @@ def _grant(connection: Connection, projection: Projection[Any], schema: str, rol
         name = f"{qschema}.{quote(table.name)}"
         statements.append(f"GRANT {privileges} ON {name} TO {writer}")
         statements.extend(f"GRANT SELECT ON {name} TO {reader}" for reader in readers)
+    # Our roles create nothing, not even temporary tables, which PUBLIC may create by default.
+    database = quote(str(connection.scalar(text("SELECT current_database()"))))
+    statements.append(f"REVOKE CREATE, TEMPORARY ON DATABASE {database} FROM PUBLIC")
     for statement in statements:
         connection.exec_driver_sql(statement)
+
+
+def _set_password(connection: Connection, role: str, password: str) -> None:
+    """``ALTER ROLE ... PASSWORD`` with a SCRAM-SHA-256 verifier computed here, as psql's
+    ``\\password`` does: the plain password never reaches the server, its statement log or an
+    error message (which quotes the failed statement)."""
+    pgconn = getattr(connection.connection.dbapi_connection, "pgconn", None)
+    if pgconn is None:
+        msg = "setting a role's password needs the psycopg driver"
+        raise MigrationError(msg)
+    verifier = pgconn.encrypt_password(
+        password.encode(), role.encode(), SCRAM_SHA_256.encode()
+    ).decode()
+    quote = connection.dialect.identifier_preparer.quote
+    quoted = literal(verifier).compile(
+        dialect=connection.dialect, compile_kwargs={"literal_binds": True}
+    )
+    try:
+        connection.exec_driver_sql(f"ALTER ROLE {quote(role)} PASSWORD {quoted}")
+    except DBAPIError as error:
+        # Not chained: the driver's error quotes the statement, and a verifier is still worth
+        # an offline guess.
+        code = getattr(error.orig, "sqlstate", None)
+        msg = f"could not set the password of role {role} (SQLSTATE {code})"
+        raise MigrationError(msg) from None
 
 
 def _ensure_login_role(connection: Connection, quoted_role: str) -> None:
