@@ -120,13 +120,17 @@ def lock_positions(
     if not stream_ids:
         return {}
     ordered = sorted(set(stream_ids))
-    insert = dialect_insert(connection, table).values(
-        [{GENERATION: generation, "stream_id": stream_id, "version": 0} for stream_id in ordered]
+    statement = (
+        dialect_insert(connection, table)
+        .on_conflict_do_update(
+            index_elements=[GENERATION, "stream_id"], set_={"version": table.c.version}
+        )
+        .returning(table.c.stream_id, table.c.version)
     )
-    statement = insert.on_conflict_do_update(
-        index_elements=[GENERATION, "stream_id"], set_={"version": table.c.version}
-    ).returning(table.c.stream_id, table.c.version)
-    return {row.stream_id: int(row.version) for row in connection.execute(statement)}
+    # Parameter sets, not ``.values(rows)``: SQLAlchemy caches the compiled statement and renders
+    # the rows as one multi-row VALUES in their order ("insertmanyvalues"), one round trip.
+    rows = [{GENERATION: generation, "stream_id": stream_id, "version": 0} for stream_id in ordered]
+    return {row.stream_id: int(row.version) for row in connection.execute(statement, rows)}
 
 
 def save_positions(

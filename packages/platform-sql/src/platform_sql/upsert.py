@@ -33,21 +33,27 @@ def upsert(
     key: Sequence[str],
     where: Callable[[Excluded], ColumnElement[bool]] | None = None,
 ) -> None:
-    """Insert ``rows`` as one multi-row statement; on a key conflict, update the non-key columns.
+    """Insert ``rows`` in one round trip; on a key conflict, update the non-key columns.
 
     ``where`` builds the update's guard from the proposed row, e.g.
-    ``lambda excluded: table.c.version < excluded.version``. The rows must not repeat a key:
-    one statement may not touch a row twice, so callers fold per key first.
+    ``lambda excluded: table.c.version < excluded.version``. The rows must not repeat a key
+    (callers fold per key first) and must all name the same columns.
+
+    The statement carries no values: the rows travel as the parameter sets of one
+    ``executemany``, so its SQL is compiled once per shape and taken from SQLAlchemy's cache
+    afterwards (a multi-row ``VALUES`` built with ``.values(rows)`` has no cache key and was
+    compiled again for every batch), and psycopg pipelines the rows in one round trip.
     """
     if not rows:
         return
-    statement = dialect_insert(connection, table).values(list(rows))
+    statement = dialect_insert(connection, table)
     excluded = statement.excluded
     updates = {name: excluded[name] for name in rows[0] if name not in key}
     if updates:
         guard = where(excluded) if where is not None else None
-        connection.execute(
-            statement.on_conflict_do_update(index_elements=list(key), set_=updates, where=guard)
+        statement = statement.on_conflict_do_update(
+            index_elements=list(key), set_=updates, where=guard
         )
     else:
-        connection.execute(statement.on_conflict_do_nothing(index_elements=list(key)))
+        statement = statement.on_conflict_do_nothing(index_elements=list(key))
+    connection.execute(statement, list(rows))
