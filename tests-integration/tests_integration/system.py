@@ -214,6 +214,8 @@ class System:
     owner_url: URL
     owner_engine: Engine
     relay_poller: DynamoDbStreamEventSource
+    functions_url: URL
+    """Where the functions reach the database (the owner's URL, or a proxy a test cuts)."""
     projections: dict[str, DeployedProjection] = field(default_factory=dict)
     relay_failures: list[dict[str, Any]] = field(default_factory=list)
     """Stream records the relay's mapping gave up on (its on-failure destination)."""
@@ -226,17 +228,17 @@ class System:
     """The query API's first container."""
 
     # ------------------------------------------------------------------ containers
-    def command_api(self) -> CommandApi:
-        """A new container of the command API (its own handler and DynamoDB client)."""
-        handler = build_command_api(
-            CommandSettings(event_store_table=TABLE), dynamodb=self.session.client("dynamodb")
-        )
+    def command_api(self, dynamodb: DynamoDBClient | None = None) -> CommandApi:
+        """A new container of the command API with its own handler and DynamoDB client
+        (``dynamodb``: one a test wraps to inject a fault)."""
+        client = self.session.client("dynamodb") if dynamodb is None else dynamodb
+        handler = build_command_api(CommandSettings(event_store_table=TABLE), dynamodb=client)
         return CommandApi(self.turns.invocation(handler), COMMAND_ROUTES, "command-api")
 
     def query_api(self) -> QueryApi:
         """A new container of the query API, logged in as ``query_reader``."""
         environ = {
-            DATABASE_URL_ENV: _login(self.owner_url, QUERY_READER),
+            DATABASE_URL_ENV: _login(self.functions_url, QUERY_READER),
             CURSOR_SIGNING_KEY_ENV: CURSOR_SIGNING_KEY,
         }
         api = build_query_api(QuerySettings.from_environment(environ))
@@ -258,7 +260,7 @@ class System:
     ) -> Handler:
         """A new container of a projection's function, writing ``schema`` (default: its own)."""
         environ = {
-            DATABASE_URL_ENV: _login(self.owner_url, service.projection.writer_role),
+            DATABASE_URL_ENV: _login(self.functions_url, service.projection.writer_role),
             service.event_store_table_env: TABLE,
         }
         if schema is not None:
@@ -573,11 +575,14 @@ def whole_system(
     relay_sns: Callable[[SNSClient], SNSClient] | None = None,
     projections: Sequence[ProjectionService] = (BALANCES, TRANSACTIONS),
     handler_wrappers: Mapping[str, HandlerWrapper] | None = None,
+    functions_database_url: URL | None = None,
 ) -> Iterator[System]:
     """The system on a fresh database (the owner's URL), torn down afterwards.
 
     ``relay_sns`` wraps the relay's SNS client (fault injection); ``handler_wrappers`` wrap a
-    projection's handler by projection name (what a crashing function would do).
+    projection's handler by projection name (what a crashing function would do);
+    ``functions_database_url`` is where the projections and the query API reach the database
+    (default: ``database_url``; e.g. a proxy a test stops), while migrations connect directly.
     """
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         # One default session for every client, ours and those moto's Step Functions
@@ -588,7 +593,14 @@ def whole_system(
         turns = Turns()
         turns.serialize_aws_calls(session.events)
         install_sdk_parameter_casing()
-        system = _build(session, turns, database_url, relay_sns, handler_wrappers or {})
+        system = _build(
+            session,
+            turns,
+            database_url,
+            functions_database_url or database_url,
+            relay_sns,
+            handler_wrappers or {},
+        )
         try:
             for service in projections:
                 system.deploy(service)
@@ -601,6 +613,7 @@ def _build(
     session: boto3.Session,
     turns: Turns,
     database_url: URL,
+    functions_url: URL,
     relay_sns: Callable[[SNSClient], SNSClient] | None,
     handler_wrappers: Mapping[str, HandlerWrapper],
 ) -> System:
@@ -655,6 +668,7 @@ def _build(
         owner_url=database_url,
         owner_engine=owner_engine,
         relay_poller=relay_poller,
+        functions_url=functions_url,
         relay_failures=failures,
         _handler_wrappers=dict(handler_wrappers),
     )

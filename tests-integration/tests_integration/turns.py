@@ -149,8 +149,10 @@ class Turns:
         self._resume(id(cursor))
 
     def _statement_failed(self, context: Any) -> None:
-        if context.cursor is not None:
-            self._resume(id(context.cursor))
+        # A failed connect has no cursor (and no such attribute): no statement gave a turn up.
+        cursor = getattr(context, "cursor", None)
+        if cursor is not None:
+            self._resume(id(cursor))
 
     def _resume(self, cursor_id: int) -> None:
         held = self._waits().pop(cursor_id, 0)
