@@ -33,7 +33,7 @@ import pytest
 from moto import mock_aws
 from platform_infra.testing import RecordedStack
 from platform_local.pollers import LambdaContext
-from platform_projections import Projector
+from platform_projections import QUERY_READER, Projector
 from platform_projections.lambda_handler import make_lambda_handler
 from platform_projections.migrations import MigrationError, Roles, migrate
 from platform_sql import (
@@ -151,7 +151,7 @@ def test_the_only_secret_a_stack_holds_is_in_one_environment_marked_secret(
         assert SIGNING_KEY not in json.dumps(stack.outputs, default=str), name
 
 
-def test_the_platform_exports_where_the_owners_secret_is_never_what(
+def test_the_platform_exports_the_owners_secret_by_its_arn_only(
     stacks: dict[str, RecordedStack],
 ) -> None:
     outputs = stacks["platform"].outputs
@@ -163,8 +163,10 @@ def test_the_platform_exports_where_the_owners_secret_is_never_what(
 
 
 class CapturedLogs:
-    """Every line logged while it is active: each handler's own formatting (powertools' JSON)
-    copied to a buffer, plus pytest's caplog and capsys."""
+    """Every line logged while it is active, at DEBUG (what ``pulumi config set logLevel DEBUG``
+    gives a function, botocore's wire dumps included): each handler's own formatting
+    (powertools' JSON) copied to a buffer, plus pytest's caplog and capsys. Secrets are created
+    before it starts: the test's own ``CreateSecret`` call is not the product's log."""
 
     def __init__(self, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]):
         self._caplog = caplog
@@ -173,7 +175,7 @@ class CapturedLogs:
         self._added: list[tuple[logging.Logger, logging.Handler]] = []
 
     def __enter__(self) -> CapturedLogs:
-        self._caplog.set_level(logging.INFO)
+        self._caplog.set_level(logging.DEBUG)
         loggers = [logging.getLogger()] + [
             logger
             for logger in logging.Logger.manager.loggerDict.values()
@@ -300,12 +302,13 @@ def test_the_projection_handler_never_logs_its_password(
     projection_handler: Callable[[Mapping[str, str]], Callable[..., Any]],
 ) -> None:
     writer = BALANCES.writer_role
+    writer_secret, refused_secret = secret(writer), secret(refused_role)
     with logs:
         # Works: the password comes from the secret on each new connection.
         handler = projection_handler(
             {
                 DATABASE_URL_ENV: url_for(migrated, writer),
-                DATABASE_SECRET_ARN_ENV: secret(writer),
+                DATABASE_SECRET_ARN_ENV: writer_secret,
                 EVENT_STORE_TABLE_ENV: "events",
             }
         )
@@ -314,7 +317,7 @@ def test_the_projection_handler_never_logs_its_password(
         refused = projection_handler(
             {
                 DATABASE_URL_ENV: url_for(migrated, writer),
-                DATABASE_SECRET_ARN_ENV: secret(refused_role),
+                DATABASE_SECRET_ARN_ENV: refused_secret,
                 EVENT_STORE_TABLE_ENV: "events",
             }
         )
@@ -333,6 +336,8 @@ def test_the_projection_handler_never_logs_its_password(
     assert "batch applied" in text_logged
     assert "batch failed as a whole" in text_logged
     assert "not permitted to log in" in text_logged
+    # botocore logged its wire traffic (DEBUG): the secret was fetched under the capture.
+    assert "OperationModel(name=GetSecretValue)" in text_logged
     assert PASSWORD not in text_logged
     assert PASSWORD not in reported(by_secret.value) + reported(by_url.value)
 
@@ -349,10 +354,11 @@ def test_the_migration_handler_never_logs_or_reports_a_password(
     owner = database_url.username or "postgres"
     monkeypatch.setenv(DATABASE_URL_ENV, url_for(database_url, owner))
     monkeypatch.setenv(WRITER_SECRET_ARN_ENV, secret(BALANCES.writer_role))
+    owner_secret, refused_secret = secret(owner), secret(refused_role)
     with logs:
-        monkeypatch.setenv(DATABASE_SECRET_ARN_ENV, secret(owner))
+        monkeypatch.setenv(DATABASE_SECRET_ARN_ENV, owner_secret)
         answer = balances_migrate.lambda_handler({}, lambda_context)
-        monkeypatch.setenv(DATABASE_SECRET_ARN_ENV, secret(refused_role))
+        monkeypatch.setenv(DATABASE_SECRET_ARN_ENV, refused_secret)
         with pytest.raises(OperationalError) as refused:
             balances_migrate.lambda_handler({}, lambda_context)
     assert answer["schema"] == BALANCES.schema
@@ -410,12 +416,13 @@ def test_the_query_handler_never_logs_its_password_or_signing_key(
     monkeypatch.setenv(CURSOR_SIGNING_KEY_ENV, SIGNING_KEY)
     missing = str(uuid.uuid4())
     answers = []
+    secrets = {user: secret(user) for user in (QUERY_READER, refused_role)}
     with logs, contextlib.ExitStack() as stack:
         stack.callback(fresh_query_container)
-        for user in ("query_reader", refused_role):
+        for user, secret_arn in secrets.items():
             fresh_query_container()
             monkeypatch.setenv(DATABASE_URL_ENV, url_for(migrated, user))
-            monkeypatch.setenv(DATABASE_SECRET_ARN_ENV, secret(user))
+            monkeypatch.setenv(DATABASE_SECRET_ARN_ENV, secret_arn)
             api = QueryApi(query_handler.lambda_handler, QUERY_ROUTES, "query-api")
             answers += [api.account(missing), api.accounts(cursor="forged"), api.accounts()]
     assert [answer.status for answer in answers] == [404, 422, 200, 503, 422, 503]

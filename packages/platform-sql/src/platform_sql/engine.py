@@ -15,6 +15,7 @@ writers serialize at the start of a transaction instead of failing at commit.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -149,6 +150,28 @@ CredentialSource = Callable[[], Credentials]
 """Called for every new DBAPI connection, so rotated passwords and fresh tokens are used."""
 
 
+BOTOCORE_WIRE_LOGGER: Final = "botocore.parsers"
+"""Where botocore logs every response body at DEBUG, a GetSecretValue answer included."""
+SECRET_VALUE_FIELDS: Final = ("SecretString", "SecretBinary")
+
+
+class SecretValueFilter(logging.Filter):
+    """Drops the log records that carry a Secrets Manager secret's value (botocore's DEBUG dump
+    of a ``GetSecretValue`` response), so a function run with ``logLevel DEBUG`` does not write
+    its database password to its logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(field in message for field in SECRET_VALUE_FIELDS)
+
+
+def hide_secret_values_from_logs() -> None:
+    """Install :class:`SecretValueFilter` on botocore's wire logger (once per process)."""
+    wire = logging.getLogger(BOTOCORE_WIRE_LOGGER)
+    if not any(isinstance(existing, SecretValueFilter) for existing in wire.filters):
+        wire.addFilter(SecretValueFilter())
+
+
 class CachedSecretCredentials:
     """Credentials from a Secrets Manager secret, re-read after ``ttl`` to follow rotation."""
 
@@ -160,6 +183,7 @@ class CachedSecretCredentials:
         ttl_seconds: float = SECRET_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        hide_secret_values_from_logs()
         self._client = client
         self._secret_id = secret_id
         self._ttl = ttl_seconds
