@@ -17,6 +17,26 @@ _CURRENCY: Final = re.compile(r"[A-Z]{3}")
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_EXCEPT_WHITESPACE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
+# The same rules as JSON Schema patterns, for the OpenAPI document. They use only escapes that
+# every regex dialect reads alike (ECMA 262, Python, Rust), and spell out the whitespace that
+# str.strip() trims, since each dialect's \s means something slightly different.
+_STRIPPED: Final = (
+    r"\t\n\x0b\x0c\r\x1c-\x1f\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_NAME_CHARACTER: Final = r"[^\x00-\x1f\x7f]"
+_NAME_EDGE: Final = r"[^\x00-\x1f\x7f\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+OWNER_PATTERN: Final = (
+    f"^[{_STRIPPED}]*{_NAME_EDGE}(?:{_NAME_CHARACTER}{{0,{OWNER_MAX_LENGTH - 2}}}{_NAME_EDGE})?"
+    f"[{_STRIPPED}]*$"
+)
+"""What ``owner`` accepts: 1..200 characters, none a control, once surrounding whitespace is
+trimmed (which may be of any length)."""
+REFERENCE_PATTERN: Final = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+"""What ``reference`` accepts besides its length: no control character but tab, CR and LF."""
+AMOUNT_TEXT_PATTERN: Final = r"^\+?[0-9]+(\.[0-9]{1,2}0*)?$"
+"""Every decimal string ``amount`` can accept (its range is checked on the value): digits, at
+most two significant decimals, an optional plus sign."""
+
 
 class InvalidValue(ValueError):
     """A command field breaks a rule of the contract; ``field`` names it for the client."""

@@ -37,10 +37,9 @@ Owner = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "minLength": 1,
-            "maxLength": values.OWNER_MAX_LENGTH,
-            "description": "1..200 characters after trimming surrounding whitespace "
-            "(stored trimmed)",
+            "pattern": values.OWNER_PATTERN,
+            "description": "1..200 characters, no control characters, after trimming "
+            "surrounding whitespace (stored trimmed)",
             "examples": ["Ada Lovelace"],
         }
     ),
@@ -64,7 +63,7 @@ Amount = Annotated[
     WithJsonSchema(
         {
             "oneOf": [
-                {"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,2})?$"},
+                {"type": "string", "pattern": values.AMOUNT_TEXT_PATTERN},
                 {
                     "type": "number",
                     "exclusiveMinimum": 0,
@@ -84,7 +83,11 @@ Reference = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "string", "maxLength": values.REFERENCE_MAX_LENGTH},
+                {
+                    "type": "string",
+                    "maxLength": values.REFERENCE_MAX_LENGTH,
+                    "pattern": values.REFERENCE_PATTERN,
+                },
                 {"type": "null"},
             ],
             "description": "free text recorded with the movement",
