@@ -61,7 +61,9 @@ def post(headers: bytes, body: bytes = b"{}") -> bytes:
     ("value", "reason"),
     [(b"abc", "not a number"), (b"-2", "negative"), (b"2, 2x", "a list with garbage")],
 )
-def test_a_content_length_that_is_not_a_length_is_a_400(port: int, value: bytes, reason: str):
+def test_a_content_length_that_is_not_a_length_is_a_400(
+    port: int, value: bytes, reason: str
+) -> None:
     answer = exchange(port, post(b"Content-Length: " + value + b"\r\n"))
     assert status_of(answer) == 400, reason
     assert answer.endswith(b'{"message":"Bad Request"}')
