@@ -18,6 +18,7 @@ TIMEOUT_SECONDS = 120
 # postgres mark, and get the test server's admin URL as TEST_DATABASE_URL.
 SMOKE_BENCHMARKS = [
     pytest.param("projection", marks=pytest.mark.postgres),
+    pytest.param("replay", marks=pytest.mark.postgres),
     "package-size",
     "latency",
 ]
