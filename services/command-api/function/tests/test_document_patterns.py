@@ -12,6 +12,9 @@ import re
 from decimal import Decimal
 
 from command_api.domain import values
+from command_api.http import requests
+from command_api.http.problems import ProblemError
+from command_api.http.requests import CORRELATION_ID, IDEMPOTENCY_KEY
 from command_api.openapi import document
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -78,3 +81,30 @@ def test_the_document_carries_the_patterns() -> None:
     assert "maxLength" not in owner  # the limit applies after trimming: the pattern holds it
     assert money["reference"]["anyOf"][0]["pattern"] == values.REFERENCE_PATTERN
     assert money["amount"]["oneOf"][0]["pattern"] == values.AMOUNT_TEXT_PATTERN
+
+
+HEADER_READERS = {
+    "IdempotencyKey": (IDEMPOTENCY_KEY, requests.idempotency_key),
+    "CorrelationId": (CORRELATION_ID, requests.correlation_id),
+}
+
+
+@settings(max_examples=300)
+@given(st.text(INTERESTING | st.characters(max_codepoint=0x2FF), max_size=260))
+@example("k" * 255)
+@example("k" * 256)
+@example("")
+def test_the_header_patterns_are_the_header_rules(value: str) -> None:
+    parameters = document()["components"]["parameters"]
+    for name, (header, read) in HEADER_READERS.items():
+        schema = parameters[name]["schema"]
+        documented = (
+            re.search(schema["pattern"], value) is not None
+            and schema.get("minLength", 0) <= len(value) <= schema["maxLength"]
+        )
+        try:
+            read({header.lower(): value})  # an empty X-Correlation-Id counts as absent
+            accepted = True
+        except ProblemError:
+            accepted = False
+        assert documented == accepted, name

@@ -22,7 +22,12 @@ from command_api.http.models import CommandResult, MoneyRequest, OpenAccountRequ
 from command_api.http.preconditions import IF_MATCH
 from command_api.http.problems import PROBLEM_JSON, PROBLEMS, Problem, ProblemCode, problem
 from command_api.http.replies import APPLICATION_JSON
-from command_api.http.requests import CORRELATION_ID, IDEMPOTENCY_KEY, MAX_HEADER_ID_LENGTH
+from command_api.http.requests import (
+    CORRELATION_ID,
+    HEADER_ID_CHARACTERS,
+    IDEMPOTENCY_KEY,
+    MAX_HEADER_ID_LENGTH,
+)
 from command_api.http.routes import ACCOUNT_ID_PARAM, OPERATIONS, Operation
 
 DOCUMENT_PATH: Final = Path(__file__).resolve().parents[2] / "openapi.json"
@@ -176,7 +181,12 @@ def _parameters() -> dict[str, Any]:
                 f"{IDEMPOTENT_REPLAYED}: true) and records nothing new; with another request it "
                 "is 422 idempotency_key_reused"
             ),
-            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_HEADER_ID_LENGTH},
+            "schema": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_HEADER_ID_LENGTH,
+                "pattern": f"^{HEADER_ID_CHARACTERS}+$",
+            },
         },
         "IfMatch": {
             "name": IF_MATCH,
@@ -193,7 +203,11 @@ def _parameters() -> dict[str, Any]:
             "in": "header",
             "required": False,
             "description": "recorded on the events; defaults to API Gateway's request id",
-            "schema": {"type": "string", "maxLength": MAX_HEADER_ID_LENGTH},
+            "schema": {
+                "type": "string",
+                "maxLength": MAX_HEADER_ID_LENGTH,
+                "pattern": f"^{HEADER_ID_CHARACTERS}*$",
+            },
         },
     }
 

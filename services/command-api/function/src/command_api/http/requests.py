@@ -27,7 +27,10 @@ MAX_HEADER_ID_LENGTH: Final = 255
 IDEMPOTENCY_KEY: Final = "Idempotency-Key"
 CORRELATION_ID: Final = "X-Correlation-Id"
 
-_HEADER_ID: Final = re.compile(rf"[\x20-\x7e]{{1,{MAX_HEADER_ID_LENGTH}}}")
+HEADER_ID_CHARACTERS: Final = r"[\x20-\x7e]"
+"""Printable ASCII: what Idempotency-Key and X-Correlation-Id may hold (the OpenAPI document
+states it as a pattern)."""
+_HEADER_ID: Final = re.compile(rf"{HEADER_ID_CHARACTERS}{{1,{MAX_HEADER_ID_LENGTH}}}")
 _ACCOUNT_ID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
