@@ -23,9 +23,13 @@ Upcaster = Callable[[dict[str, JsonValue]], dict[str, JsonValue]]
 
 
 class EventPayload(BaseModel):
-    """Base class for event payload models: frozen, strict about unknown fields."""
+    """Base class for event payload models: frozen, strict about unknown fields.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Built on first use (``defer_build``): a process validates the payloads of the event types it
+    meets, so a cold start pays for those only, not for every type a domain package registers.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 @dataclass(frozen=True, slots=True)
