@@ -544,3 +544,12 @@ def test_sql_text_in_a_reference_and_a_key_is_stored_as_text(local: LocalProcess
 
     local.wait_until(recorded)
     assert local.request("GET", f"/accounts/{target}").body["balance"] == "2.00"
+
+
+@pytest.mark.usefixtures("nothing_written")
+def test_methods_no_route_takes_are_404_from_the_gateway(local: LocalProcess, account: str) -> None:
+    # API Gateway answers a method no route has with 404 {"message": "Not Found"}, not 405.
+    for method in ("PUT", "PATCH", "OPTIONS", "TRACE", "HEAD", "FOO"):
+        for path in ("/accounts", f"/accounts/{account}", deposit_path(account)):
+            answer = local.request(method, path, {"amount": "1.00"})
+            assert answer.status == 404, f"{method} {path}"
