@@ -639,20 +639,30 @@ def run(smoke: bool) -> Iterable[Table]:
     yield budgets
 
 
-def profile_handler(smoke: bool = True, batch_shape: str = "fifo") -> Callable[[], None]:
-    """A zero-argument callable applying one workload through the handler, for cProfile:
-    ``python -c "import cProfile; from benchmarks.projection_throughput import profile_handler;
-    cProfile.run('profile_handler(False)()', sort='cumtime')"``"""
+PROFILE_SHAPES: Final = ("fifo", "replay-default", "replay-largest")
+
+
+def profile_handler(smoke: bool = True, shape: str = "fifo") -> Callable[[], None]:
+    """A zero-argument callable applying one workload through the handler in one of
+    ``PROFILE_SHAPES``, for cProfile (the workload and the messages are built beforehand)::
+
+        python -c "import cProfile; from benchmarks.projection_throughput import profile_handler;
+        cProfile.run('profile_handler(False, \"fifo\")()', sort='cumtime')"
+    """
+    if shape not in PROFILE_SHAPES:
+        msg = f"shape is one of {', '.join(PROFILE_SHAPES)}, not {shape!r}"
+        raise ValueError(msg)
     events, accounts_count = SMOKE if smoke else FULL
     workload = make_workload(events, accounts_count)
-    batches = (
-        live_batches(workload)
-        if batch_shape == "fifo"
-        else replay_batches(workload, largest_page_size(workload))
-    )
+    if shape == "fifo":
+        batches = live_batches(workload)
+    elif shape == "replay-default":
+        batches = replay_batches(workload, DEFAULT_PAGE_SIZE)
+    else:
+        batches = replay_batches(workload, largest_page_size(workload))
 
     def apply() -> None:
         with fresh_database() as database:
-            handler_path(database, f"profile_{batch_shape}", batches, workload)
+            handler_path(database, f"profile_{shape.replace('-', '_')}", batches, workload)
 
     return apply
