@@ -5,11 +5,13 @@ replay state machine), never from a hand-copied schema.
 
 from __future__ import annotations
 
+import copy
 import functools
 import io
 import json
 import logging
 import threading
+import types
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -55,12 +57,15 @@ def serialize_dynamodb() -> None:
 
     - moto runs requests concurrently without isolation, so every DynamoDB and DynamoDB Streams
       backend call runs under one lock, as if the service handled them one at a time;
-    - moto rolls a cancelled ``TransactWriteItems`` back by swapping in a copy of the table
-      taken before it. Stream iterators handed out earlier keep reading the replaced shard,
-      which holds the records of the writes the transaction undid and never receives another
-      record. The rollback is therefore redone in place: the original table object takes the
-      copy's state back and its stream shard is cut to its length before the transaction, so
-      every iterator stays valid and no undone write is ever streamed.
+    - moto backs a ``TransactWriteItems`` up by deep-copying every table it names, stream shard
+      included, and rolls a cancelled one back by swapping that copy in. Each copy costs time in
+      proportion to the table and is never freed (moto's models keep every instance ever made,
+      copies included, for its dashboard): under sustained load the runner slowed down and grew
+      by gigabytes. Stream iterators handed out earlier would also keep reading the replaced
+      shard, which holds the records of the writes the transaction undid. So no table is copied:
+      the items the transaction names are remembered before it, and a cancelled transaction puts
+      them back in the same table object and cuts its stream shard to its length before the
+      transaction, so every iterator stays valid and no undone write is ever streamed.
 
     Idempotent; it patches moto's classes, so it holds for every mock in the process.
     """
@@ -90,26 +95,91 @@ def _locked(method: Any) -> Any:
 
 
 def _rolled_back_in_place(transact_write_items: Any) -> Any:
+    from moto.dynamodb import models  # noqa: PLC0415 - moto internals
+
     @functools.wraps(transact_write_items)
-    def transact(backend: Any, *args: Any, **kwargs: Any) -> Any:
-        before = {
-            name: (table, table.stream_shard, len(table.stream_shard.items))
-            for name, table in backend.tables.items()
-            if table.stream_shard is not None
-        }
+    def transact(backend: Any, transact_items: list[dict[str, Any]], *args: Any, **kw: Any) -> Any:
+        undo = _TransactionUndo(backend, transact_items)
+        # moto's module-level ``copy`` makes its backups; the DynamoDB lock is held, so no other
+        # call sees the stand-in.
+        namespace = vars(models)
+        real_copy = namespace["copy"]
+        namespace["copy"] = _NO_TABLE_COPIES
         try:
-            return transact_write_items(backend, *args, **kwargs)
+            return transact_write_items(backend, transact_items, *args, **kw)
+        except BaseException:
+            undo.apply()
+            raise
         finally:
-            for name, (table, shard, length) in before.items():
-                restored = backend.tables.get(name)
-                if restored is None or restored is table:
-                    continue
-                state = {k: v for k, v in vars(restored).items() if k != "stream_shard"}
-                vars(table).update(state)
-                del shard.items[length:]
-                backend.tables[name] = table
+            namespace["copy"] = real_copy
 
     return transact
+
+
+def _deepcopy_but_tables(value: Any, memo: Any = None) -> Any:
+    from moto.dynamodb.models.table import Table  # noqa: PLC0415 - moto internals
+
+    return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+_NO_TABLE_COPIES: Final = types.SimpleNamespace(deepcopy=_deepcopy_but_tables, copy=copy.copy)
+
+
+class _TransactionUndo:
+    """The items a transaction names, as they were before it, and each stream shard's length."""
+
+    def __init__(self, backend: Any, transact_items: list[dict[str, Any]]) -> None:
+        from moto.dynamodb.models.dynamo_type import DynamoType  # noqa: PLC0415
+
+        self._items: list[tuple[Any, Any, Any, Any]] = []
+        self._shards: dict[int, tuple[Any, int]] = {}
+        for action in transact_items:
+            if not isinstance(action, dict) or len(action) != 1:
+                continue  # moto refuses it before writing anything
+            ((kind, operation),) = action.items()
+            table = backend.tables.get((operation or {}).get("TableName"))
+            if table is None:
+                continue
+            key = operation.get("Item" if kind == "Put" else "Key") or {}
+            if table.hash_key_attr not in key:
+                continue
+            hash_key = DynamoType(key[table.hash_key_attr])
+            range_key = None
+            if table.range_key_attr is not None:
+                if table.range_key_attr not in key:
+                    continue
+                range_key = DynamoType(key[table.range_key_attr])
+            before = self._lookup(table, hash_key, range_key)
+            # A Put or Delete replaces the stored item object; an Update changes it in place.
+            if before is not None and kind == "Update":
+                before = copy.deepcopy(before)
+            self._items.append((table, hash_key, range_key, before))
+            if table.stream_shard is not None:
+                self._shards.setdefault(id(table), (table, len(table.stream_shard.items)))
+
+    @staticmethod
+    def _lookup(table: Any, hash_key: Any, range_key: Any) -> Any:
+        if range_key is None:
+            return table.items.get(hash_key)
+        return table.items.get(hash_key, {}).get(range_key)
+
+    def apply(self) -> None:
+        for table, hash_key, range_key, before in reversed(self._items):
+            if range_key is None:
+                if before is None:
+                    table.items.pop(hash_key, None)
+                else:
+                    table.items[hash_key] = before
+            elif before is None:
+                stored = table.items.get(hash_key)
+                if stored is not None:
+                    stored.pop(range_key, None)
+                    if not stored:
+                        del table.items[hash_key]
+            else:
+                table.items[hash_key][range_key] = before
+        for table, length in self._shards.values():
+            del table.stream_shard.items[length:]
 
 
 class Emulator:
