@@ -197,7 +197,7 @@ def test_real_stream_records_decode_to_the_written_envelopes(
     client.put_item(
         TableName="events",
         Item={
-            Attr.STREAM_ID: {"S": idempotency_stream_id("abc")},
+            Attr.STREAM_ID: {"S": idempotency_stream_id("c0", "abc")},
             Attr.VERSION: {"N": "0"},
             Attr.ITEM_KIND: {"S": ItemKind.IDEMPOTENCY.value},
         },

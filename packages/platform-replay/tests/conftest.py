@@ -156,7 +156,7 @@ class ReplayWorld:
         self.written.extend(envelopes)
 
     def write_idempotency_record(self) -> str:
-        stream_id = layout.idempotency_stream_id("0" * 64)
+        stream_id = layout.idempotency_stream_id("0" * 64, "0" * 64)
         self.aws.dynamodb.put_item(
             TableName=TABLE,
             Item={

@@ -77,9 +77,14 @@ def replay_sort_key(stream_id: str, version: int) -> str:
     return f"{stream_id}#{version:0{VERSION_DIGITS}d}"
 
 
-def idempotency_stream_id(key_digest: str) -> str:
-    """The reserved stream id of the idempotency record for a hashed ``Idempotency-Key``."""
-    return f"{IDEMPOTENCY_STREAM_PREFIX}{key_digest}"
+def idempotency_stream_id(caller_digest: str, key_digest: str) -> str:
+    """The reserved stream id of the idempotency record of one caller's ``Idempotency-Key``.
+
+    Both parts are hex digests (of the caller's identity and of the key), so no identity text needs
+    escaping and the id stays short; the caller's part keeps one caller from ever reading, or
+    colliding with, another caller's record.
+    """
+    return f"{IDEMPOTENCY_STREAM_PREFIX}{caller_digest}#{key_digest}"
 
 
 def event_store_key_schema() -> dict[str, object]:

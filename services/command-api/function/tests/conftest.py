@@ -29,6 +29,8 @@ from platform_events.layout import Attr, ItemKind, event_store_key_schema
 
 EVENTS = Path(__file__).parent / "events"
 TABLE = "event-store-test"
+TEMPLATE_AUTHORIZER: Any = object()
+"""Keep the template's authorizer (an IAM role session); ``None`` removes it (no authorizer)."""
 
 
 class FakeClock:
@@ -96,6 +98,7 @@ class HttpApi:
         base64_body: bool = False,
         route_key: str | None = None,
         path_parameters: Mapping[str, str] | None = None,
+        authorizer: Any = TEMPLATE_AUTHORIZER,
     ) -> dict[str, Any]:
         event = copy.deepcopy(self.template)
         text = raw_body if raw_body is not None else None if body is None else json.dumps(body)
@@ -116,6 +119,10 @@ class HttpApi:
         event["requestContext"]["http"]["method"] = method
         event["requestContext"]["http"]["path"] = path
         event["requestContext"]["requestId"] = f"req-{next(self._request_ids):06d}="
+        if authorizer is None:
+            event["requestContext"].pop("authorizer")
+        elif authorizer is not TEMPLATE_AUTHORIZER:
+            event["requestContext"]["authorizer"] = authorizer
         if path_parameters is None:
             event.pop("pathParameters")
         else:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from command_api.adapters.dynamodb_store import DynamoDBEventStore
+from command_api.adapters.event_store import IdempotencyKey
 from command_api.clock import new_uuid, utc_now
 from command_api.domain import Deposit, OpenAccount, fold
 from command_api.executor import ACCEPTED, CommandContext, CommandExecutor, Idempotency
@@ -113,7 +114,7 @@ def test_racing_requests_with_one_idempotency_key_write_once_and_agree(store) ->
     commands = executor(store, max_attempts=200)
     account = str(new_uuid())
     commands.execute(OpenAccount(account, "Ada", "EUR"), context("open"))
-    key = Idempotency(key_digest="d" * 64, request_hash="h" * 64)
+    key = Idempotency(IdempotencyKey("c" * 64, "d" * 64), request_hash="h" * 64)
 
     answers = run_concurrently(
         lambda n: commands.execute(Deposit(account, Decimal("5.00")), context(f"r{n}", key)),

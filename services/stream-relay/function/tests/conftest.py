@@ -121,7 +121,7 @@ class EventStore:
         """An idempotency item like the command side's, in the same table (not an event)."""
         digest = hashlib.sha256(key.encode()).hexdigest()
         item_key = {
-            layout.Attr.STREAM_ID.value: {"S": layout.idempotency_stream_id(digest)},
+            layout.Attr.STREAM_ID.value: {"S": layout.idempotency_stream_id("0" * 64, digest)},
             layout.Attr.VERSION.value: {"N": str(layout.IDEMPOTENCY_VERSION)},
         }
         self.put_raw(

@@ -100,7 +100,7 @@ def test_skipped_records_before_a_failure_are_acknowledged(
 ):
     history = account_history(deposits=0)
     idempotency = {
-        layout.Attr.STREAM_ID.value: {"S": layout.idempotency_stream_id("ab")},
+        layout.Attr.STREAM_ID.value: {"S": layout.idempotency_stream_id("cd", "ab")},
         layout.Attr.VERSION.value: {"N": "0"},
         layout.Attr.ITEM_KIND.value: {"S": layout.ItemKind.IDEMPOTENCY.value},
     }

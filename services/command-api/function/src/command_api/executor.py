@@ -12,6 +12,7 @@ from account_events import AccountEvent
 from command_api.adapters.event_store import (
     ConcurrencyConflict,
     EventStore,
+    IdempotencyKey,
     IdempotencyKeyTaken,
     IdempotencyRecord,
 )
@@ -35,9 +36,10 @@ REPLAYED: Final = "replayed"
 
 @dataclass(frozen=True, slots=True)
 class Idempotency:
-    """An ``Idempotency-Key`` (as its SHA-256) and the fingerprint of the request it came with."""
+    """An ``Idempotency-Key`` in its caller's scope and the fingerprint of the request it came
+    with."""
 
-    key_digest: str
+    key: IdempotencyKey
     request_hash: str
 
 
@@ -84,7 +86,7 @@ class CommandExecutor:
 
     def execute(self, command: Command, context: CommandContext) -> Execution:
         if context.idempotency is not None:
-            earlier = self._store.idempotency_record(context.idempotency.key_digest)
+            earlier = self._store.idempotency_record(context.idempotency.key)
             if earlier is not None and earlier.expires_at > epoch_seconds(self._clock()):
                 return self._replay(earlier, context.idempotency)
         for attempt in range(1, self._max_attempts + 1):
@@ -146,9 +148,7 @@ class CommandExecutor:
         if idempotency is None:
             return None
         expires_at = epoch_seconds(self._clock() + self._ttl)
-        return IdempotencyRecord(
-            idempotency.key_digest, idempotency.request_hash, reply, expires_at
-        )
+        return IdempotencyRecord(idempotency.key, idempotency.request_hash, reply, expires_at)
 
     def _refuse(self, error: DomainError, context: CommandContext, attempt: int) -> Execution:
         code = domain_problem_code(error)
@@ -166,7 +166,7 @@ class CommandExecutor:
         """The answer of the request that recorded this key first (None if it is gone)."""
         if idempotency is None:
             return None
-        record = self._store.idempotency_record(idempotency.key_digest)
+        record = self._store.idempotency_record(idempotency.key)
         return None if record is None else self._replay(record, idempotency)
 
     @staticmethod

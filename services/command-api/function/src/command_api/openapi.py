@@ -179,7 +179,10 @@ def _parameters() -> dict[str, Any]:
             "description": (
                 "the same key with the same request answers the first answer again (header "
                 f"{IDEMPOTENT_REPLAYED}: true) and records nothing new; with another request it "
-                "is 422 idempotency_key_reused"
+                "is 422 idempotency_key_reused. Keys belong to their caller (the IAM principal "
+                "that signed the request, a role's sessions being one principal, or a JWT's "
+                "issuer and subject): another caller's same key is another key, never answered "
+                "with this caller's answer nor refused with 422"
             ),
             "schema": {
                 "type": "string",

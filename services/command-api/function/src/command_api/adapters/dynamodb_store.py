@@ -17,6 +17,7 @@ from command_api.adapters.event_store import (
     ConcurrencyConflict,
     CorruptStream,
     EventStore,
+    IdempotencyKey,
     IdempotencyKeyTaken,
     IdempotencyRecord,
 )
@@ -128,11 +129,11 @@ class DynamoDBEventStore(EventStore):
             raise
 
     # ------------------------------------------------------------------ idempotency
-    def idempotency_record(self, key_digest: str) -> IdempotencyRecord | None:
+    def idempotency_record(self, key: IdempotencyKey) -> IdempotencyRecord | None:
         answer = self._client.get_item(
             TableName=self._table,
             Key={
-                Attr.STREAM_ID.value: {"S": idempotency_stream_id(key_digest)},
+                Attr.STREAM_ID.value: {"S": _stream_id(key)},
                 Attr.VERSION.value: {"N": str(IDEMPOTENCY_VERSION)},
             },
             ConsistentRead=True,
@@ -140,7 +141,7 @@ class DynamoDBEventStore(EventStore):
         item = answer.get("Item")
         if item is None:
             return None
-        return _record_from_item(key_digest, deserialize(item))
+        return _record_from_item(key, deserialize(item))
 
     def record_idempotency(self, record: IdempotencyRecord) -> None:
         try:
@@ -154,7 +155,7 @@ class DynamoDBEventStore(EventStore):
         # ``Any``: the same mapping is a ``Put`` of a transaction and a ``put_item`` request,
         # two TypedDicts with identical keys that mypy will not unify.
         item = {
-            Attr.STREAM_ID.value: idempotency_stream_id(record.key_digest),
+            Attr.STREAM_ID.value: _stream_id(record.key),
             Attr.VERSION.value: IDEMPOTENCY_VERSION,
             Attr.ITEM_KIND.value: ItemKind.IDEMPOTENCY.value,
             Attr.REQUEST_HASH.value: record.request_hash,
@@ -177,24 +178,28 @@ class DynamoDBEventStore(EventStore):
         }
 
 
-def _record_from_item(key_digest: str, item: Mapping[str, Any]) -> IdempotencyRecord:
+def _stream_id(key: IdempotencyKey) -> str:
+    return idempotency_stream_id(key.caller_digest, key.key_digest)
+
+
+def _record_from_item(key: IdempotencyKey, item: Mapping[str, Any]) -> IdempotencyRecord:
     if item.get(Attr.ITEM_KIND.value) != ItemKind.IDEMPOTENCY.value:
-        msg = f"item at the idempotency key {key_digest} is not an idempotency record"
+        msg = f"item {_stream_id(key)} is not an idempotency record"
         raise MalformedItem(msg)
     response = item.get(Attr.RESPONSE.value)
     request_hash = item.get(Attr.REQUEST_HASH.value)
     expires_at = item.get(Attr.EXPIRES_AT.value)
     if not isinstance(response, Mapping) or not isinstance(request_hash, str) or expires_at is None:
-        msg = f"idempotency record {key_digest} lacks its response, request hash or expiry"
+        msg = f"idempotency record {_stream_id(key)} lacks its response, request hash or expiry"
         raise MalformedItem(msg)
     status = response.get(REPLY_STATUS)
     headers = response.get(REPLY_HEADERS, {})
     body = response.get(REPLY_BODY)
     if status is None or not isinstance(body, str) or not isinstance(headers, Mapping):
-        msg = f"idempotency record {key_digest} has a malformed response"
+        msg = f"idempotency record {_stream_id(key)} has a malformed response"
         raise MalformedItem(msg)
     return IdempotencyRecord(
-        key_digest=key_digest,
+        key=key,
         request_hash=request_hash,
         reply=Reply(int(status), body, {str(k): str(v) for k, v in headers.items()}),
         expires_at=int(expires_at),

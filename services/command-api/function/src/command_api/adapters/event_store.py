@@ -11,10 +11,22 @@ from platform_events import EventEnvelope
 
 
 @dataclass(frozen=True, slots=True)
+class IdempotencyKey:
+    """An ``Idempotency-Key`` within its caller's scope, both as SHA-256 hex digests.
+
+    Keys are chosen by clients, so two callers may pick the same one; scoping each to its caller
+    keeps one caller from replaying (reading) another's answer or probing which keys it used.
+    """
+
+    caller_digest: str
+    key_digest: str
+
+
+@dataclass(frozen=True, slots=True)
 class IdempotencyRecord:
     """The first answer given to an ``Idempotency-Key``, kept until ``expires_at`` (epoch s)."""
 
-    key_digest: str
+    key: IdempotencyKey
     request_hash: str
     reply: Reply
     expires_at: int
@@ -44,12 +56,13 @@ class EventStore(ABC):
         """Write ``events`` (and the idempotency record) atomically, or nothing.
 
         Raises :class:`ConcurrencyConflict` when one of the events' versions exists already and
-        :class:`IdempotencyKeyTaken` when a live record with the same key exists.
+        :class:`IdempotencyKeyTaken` when a live record with the same key (of the same caller)
+        exists.
         """
 
     @abstractmethod
-    def idempotency_record(self, key_digest: str) -> IdempotencyRecord | None:
-        """The record stored for a hashed key, expired or not, read strongly consistently."""
+    def idempotency_record(self, key: IdempotencyKey) -> IdempotencyRecord | None:
+        """The record stored for a caller's key, expired or not, read strongly consistently."""
 
     @abstractmethod
     def record_idempotency(self, record: IdempotencyRecord) -> None:

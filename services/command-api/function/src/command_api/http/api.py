@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 
+from command_api.adapters.event_store import IdempotencyKey
 from command_api.clock import IdGenerator
 from command_api.domain import CloseAccount, Command, Deposit, OpenAccount, Withdraw
 from command_api.executor import (
@@ -21,7 +22,7 @@ from command_api.executor import (
     Execution,
     Idempotency,
 )
-from command_api.http import requests
+from command_api.http import callers, requests
 from command_api.http.models import MoneyRequest, OpenAccountRequest
 from command_api.http.problems import ProblemCode, ProblemError, problem_reply
 from command_api.http.routes import (
@@ -105,7 +106,8 @@ class CommandApi:
         idempotency = None
         if key is not None:
             fingerprint = requests.request_hash(operation, account, body)
-            idempotency = Idempotency(requests.key_digest(key), fingerprint)
+            scoped = IdempotencyKey(callers.caller(event).digest, requests.key_digest(key))
+            idempotency = Idempotency(scoped, fingerprint)
         context = CommandContext(
             correlation_id=correlation,
             # The HTTP request is the message that caused the events: API Gateway's request id
