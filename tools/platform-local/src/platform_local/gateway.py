@@ -3,6 +3,13 @@
 Requests become payload format 2.0 events (what API Gateway sends the command and query
 functions); the functions' responses become HTTP responses. A few local routes (health, OpenAPI
 documents, Swagger UI, status) are answered by the runner itself.
+
+Nothing is signed locally, so no authorizer vouches for a caller: events carry no
+``requestContext.authorizer`` (the command API keeps such callers' Idempotency-Keys in one
+anonymous scope). For local use only, a request may name the IAM principal it stands for in
+``X-Local-Caller`` (e.g. ``arn:aws:iam::123456789012:user/alice``): the gateway moves it out of the
+headers into ``requestContext.authorizer.iam``, where API Gateway's IAM authorizer puts the
+caller of a signed request, so that per-caller behaviour can be tried on one machine.
 """
 
 from __future__ import annotations
@@ -36,6 +43,10 @@ BAD_REQUEST_BODY: Final = b'{"message":"Bad Request"}'
 TOO_LARGE_BODY: Final = b'{"message":"Request Entity Too Large"}'
 LENGTH_REQUIRED_BODY: Final = b'{"message":"Length Required"}'
 TEXT_TYPES: Final = ("application/json", "text/", "application/problem+json", "application/xml")
+LOCAL_ACCOUNT_ID: Final = "123456789012"
+LOCAL_CALLER_HEADER: Final = "X-Local-Caller"
+"""Local use only: the IAM principal ARN a request stands for (see the module's docstring)."""
+_ARN_ACCOUNT_FIELD: Final = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +96,7 @@ def http_api_event(
     for name, value in headers.items():
         key = name.lower()
         lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
+    caller = lowered.pop(LOCAL_CALLER_HEADER.lower(), None)
     query: dict[str, str] = {}
     for name, value in parse_qsl(raw_query, keep_blank_values=True):
         query[name] = f"{query[name]},{value}" if name in query else value
@@ -103,7 +115,7 @@ def http_api_event(
         "rawQueryString": raw_query,
         "headers": lowered,
         "requestContext": {
-            "accountId": "123456789012",
+            "accountId": LOCAL_ACCOUNT_ID,
             "apiId": "local",
             "domainName": lowered.get("host", "localhost"),
             "domainPrefix": "local",
@@ -122,6 +134,8 @@ def http_api_event(
         },
         "isBase64Encoded": text is None,
     }
+    if caller:
+        event["requestContext"]["authorizer"] = iam_authorizer(caller)
     if query:
         event["queryStringParameters"] = query
     if body:
@@ -129,6 +143,23 @@ def http_api_event(
     if "cookie" in lowered:
         event["cookies"] = [c.strip() for c in lowered["cookie"].split(";")]
     return event
+
+
+def iam_authorizer(user_arn: str) -> dict[str, Any]:
+    """``requestContext.authorizer`` as API Gateway's IAM authorizer writes it for a caller."""
+    fields = user_arn.split(":")
+    account = fields[_ARN_ACCOUNT_FIELD] if len(fields) > _ARN_ACCOUNT_FIELD else ""
+    return {
+        "iam": {
+            "accessKey": None,
+            "accountId": account or LOCAL_ACCOUNT_ID,
+            "callerId": None,
+            "cognitoIdentity": None,
+            "principalOrgId": None,
+            "userArn": user_arn,
+            "userId": None,
+        }
+    }
 
 
 class Gateway:
