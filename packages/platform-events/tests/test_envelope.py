@@ -96,3 +96,8 @@ def test_malformed_json_raises_the_packages_error() -> None:
 
 def test_key_is_stream_and_version(envelope: EventEnvelope) -> None:
     assert envelope.key == ("5b0c6f43-8a51-4a8e-9f3c-1f6c2e1f0a11", 3)
+
+
+def test_a_float_deep_in_a_payload_is_named_by_its_path() -> None:
+    with pytest.raises(MalformedEnvelope, match=r"\$\.lines\[1\]\.amounts\[0\]"):
+        EventEnvelope.from_dict(fields(payload={"lines": [{"n": 1}, {"amounts": [2.5]}]}))

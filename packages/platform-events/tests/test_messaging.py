@@ -18,6 +18,7 @@ from platform_events import (
     sns_batch_entry,
     sqs_batch_entry,
 )
+from platform_events.messaging import decode_document_envelopes
 from platform_testing.strategies import envelopes
 
 
@@ -109,3 +110,16 @@ def test_a_single_event_message_decodes_to_a_list_of_one(envelope: EventEnvelope
 def test_malformed_replay_pages_raise_malformed_message(body: str) -> None:
     with pytest.raises(MalformedMessage):
         decode_message_envelopes(body)
+
+
+@given(st.lists(envelopes(), min_size=1, max_size=5))
+def test_a_body_parsed_once_decodes_as_the_text_does(page: list[EventEnvelope]) -> None:
+    # What a consumer that looked into the body first gets: the same envelopes, page or event.
+    for body in (replay_page_body(page), page[0].to_json(), sns_wrapped(page[0])):
+        assert decode_document_envelopes(json.loads(body)) == decode_message_envelopes(body)
+
+
+@pytest.mark.parametrize("document", [[], "text", {"replayed_events": [1]}, {"Type": "x"}])
+def test_a_parsed_document_that_is_no_message_raises_malformed_message(document: Any) -> None:
+    with pytest.raises(MalformedMessage):
+        decode_document_envelopes(document)

@@ -25,16 +25,36 @@ MAX_ID_LENGTH: Final = 255
 
 def _reject_floats(value: JsonValue, path: str) -> None:
     # Binary floats cannot carry money exactly, and DynamoDB refuses them: numbers in payloads
-    # are integers, and decimals travel as strings ("12.50").
+    # are integers, and decimals travel as strings ("12.50"). Every envelope decoded (a replay
+    # page holds hundreds) is checked, so the common case walks the values without building
+    # paths; only a float found is located by the recursive walk, for the error message.
+    if _contains_float(value):
+        _locate_float(value, path)
+
+
+def _contains_float(value: JsonValue) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float):
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
+def _locate_float(value: JsonValue, path: str) -> None:
     if isinstance(value, float):
         msg = f"{path}: floats are not allowed in events; send decimals as strings"
         raise ValueError(msg)
     if isinstance(value, dict):
         for key, item in value.items():
-            _reject_floats(item, f"{path}.{key}")
+            _locate_float(item, f"{path}.{key}")
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _reject_floats(item, f"{path}[{index}]")
+            _locate_float(item, f"{path}[{index}]")
 
 
 class EventEnvelope(BaseModel):

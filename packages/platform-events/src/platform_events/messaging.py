@@ -64,11 +64,18 @@ def sqs_batch_entry(envelope: EventEnvelope, entry_id: str) -> dict[str, Any]:
 
 def decode_message_body(body: str | bytes) -> EventEnvelope:
     """The envelope in an SQS message body, raw or wrapped in an SNS notification."""
+    return _envelope_of_document(_parse(body))
+
+
+def _parse(body: str | bytes) -> object:
     try:
-        document = json.loads(body)
+        return json.loads(body)
     except (ValueError, TypeError) as error:
         msg = f"message body is not JSON: {error}"
         raise MalformedMessage(msg) from error
+
+
+def _envelope_of_document(document: object) -> EventEnvelope:
     if not isinstance(document, dict):
         msg = "message body is not a JSON object"
         raise MalformedMessage(msg)
@@ -98,11 +105,13 @@ def replay_page_body(envelopes: Iterable[EventEnvelope]) -> str:
 def decode_message_envelopes(body: str | bytes) -> list[EventEnvelope]:
     """Every envelope in a message body: one for an event message (raw or SNS-wrapped), all of
     them, in order, for a replay page."""
-    try:
-        document = json.loads(body)
-    except (ValueError, TypeError) as error:
-        msg = f"message body is not JSON: {error}"
-        raise MalformedMessage(msg) from error
+    return decode_document_envelopes(_parse(body))
+
+
+def decode_document_envelopes(document: object) -> list[EventEnvelope]:
+    """:func:`decode_message_envelopes` for a body already parsed with ``json.loads``: a
+    consumer that looked into the body first (a replay page is tens of kilobytes) need not
+    parse it twice."""
     if isinstance(document, dict) and set(document) == {REPLAYED_EVENTS}:
         texts = document[REPLAYED_EVENTS]
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
@@ -115,7 +124,7 @@ def decode_message_envelopes(body: str | bytes) -> list[EventEnvelope]:
             except MalformedEnvelope as error:
                 raise MalformedMessage(str(error)) from error
         return envelopes
-    return [decode_message_body(body)]
+    return [_envelope_of_document(document)]
 
 
 def decode_sqs_record_envelopes(record: Mapping[str, Any]) -> list[EventEnvelope]:
