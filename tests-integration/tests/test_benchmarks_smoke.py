@@ -21,6 +21,7 @@ SMOKE_BENCHMARKS = [
     pytest.param("replay", marks=pytest.mark.postgres),
     "package-size",
     "latency",
+    pytest.param("cold-start", marks=pytest.mark.postgres),
 ]
 
 
