@@ -1,5 +1,5 @@
-"""The powertools resolver: one endpoint per operation, each turning a request into a command
-for the executor, and every answer (or refusal) into a response with logs and metrics."""
+"""The router: one endpoint per operation, each turning a request into a command for the
+executor, and every answer (or refusal) into a response with logs and metrics."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 
 from command_api.adapters.event_store import IdempotencyKey
@@ -25,6 +23,7 @@ from command_api.executor import (
 from command_api.http import callers, requests
 from command_api.http.models import MoneyRequest, OpenAccountRequest
 from command_api.http.problems import ProblemCode, ProblemError, problem_reply
+from command_api.http.router import Router
 from command_api.http.routes import (
     ACCOUNT_ID_PARAM,
     CLOSE_ACCOUNT,
@@ -44,11 +43,11 @@ UNKNOWN_COMMAND: Final = "Unknown"
 _ACCOUNT_PATH: Final = re.compile(r"/accounts/[^/]+(/deposits|/withdrawals)?/?")
 
 CommandFactory = Callable[[str | None, Any], Command]
-Endpoint = Callable[..., Response[str]]
+Endpoint = Callable[..., Reply]
 
 
 class CommandApi:
-    """Builds the resolver; ``app`` is what the Lambda handler resolves events with."""
+    """Builds the router; ``app`` is what the Lambda handler resolves events with."""
 
     def __init__(
         self, executor: CommandExecutor, *, new_id: IdGenerator, logger: Logger, metrics: Metrics
@@ -57,7 +56,7 @@ class CommandApi:
         self._new_id = new_id
         self._logger = logger
         self._metrics = metrics
-        self.app = APIGatewayHttpResolver()
+        self.app = Router(not_found=self._not_found, unexpected=self._unexpected)
         factories: dict[Operation, CommandFactory] = {
             OPEN_ACCOUNT: self._open_account,
             DEPOSIT: self._deposit,
@@ -65,13 +64,11 @@ class CommandApi:
             CLOSE_ACCOUNT: self._close_account,
         }
         for operation, factory in factories.items():
-            self.app.route(operation.rule, operation.method)(self._endpoint(operation, factory))
-        self.app.not_found(self._not_found)
-        self.app.exception_handler(Exception)(self._unexpected)
+            self.app.add(operation.method, operation.path, self._endpoint(operation, factory))
 
     # ------------------------------------------------------------------ endpoints
     def _endpoint(self, operation: Operation, factory: CommandFactory) -> Endpoint:
-        def endpoint(**path: str) -> Response[str]:
+        def endpoint(**path: str) -> Reply:
             self.app.context["command"] = operation.command
             self._logger.append_keys(command=operation.command)
             try:
@@ -87,9 +84,9 @@ class CommandApi:
     def _run(
         self, operation: Operation, factory: CommandFactory, raw_account_id: str | None
     ) -> Execution:
-        event = self.app.current_event.raw_event
+        event = self.app.request.event
         headers = _headers(event)
-        request_id = self.app.current_event.request_context.request_id or str(self._new_id())
+        request_id = self.app.request.request_id or str(self._new_id())
         self._correlate(request_id)
         requests.refuse_oversized(event)  # first: nothing of an oversized request is parsed
         correlation = requests.correlation_id(headers) or request_id
@@ -139,7 +136,7 @@ class CommandApi:
         return CloseAccount(account or "")
 
     # ------------------------------------------------------------------ answers
-    def _respond(self, execution: Execution) -> Response[str]:
+    def _respond(self, execution: Execution) -> Reply:
         reply = execution.reply
         self._metrics.add_dimension(
             name="command", value=self.app.context.get("command", UNKNOWN_COMMAND)
@@ -163,18 +160,21 @@ class CommandApi:
             },
         )
         correlation = self.app.context.get("correlation_id")
-        extra = {} if correlation is None else {requests.CORRELATION_ID: correlation}
-        return _response(reply, extra)
+        return (
+            reply
+            if correlation is None
+            else reply.with_headers({requests.CORRELATION_ID: correlation})
+        )
 
-    def _not_found(self, _: NotFoundError) -> Response[str]:
-        event = self.app.current_event
-        path = event.path
+    def _not_found(self) -> Reply:
+        request = self.app.request
+        path = request.path
         named_account = _ACCOUNT_PATH.fullmatch(path)
         code = ProblemCode.ACCOUNT_NOT_FOUND if named_account else ProblemCode.NOT_FOUND
-        detail = f"nothing answers {event.http_method} {path[:200]!r}"
+        detail = f"nothing answers {request.method} {path[:200]!r}"
         return self._respond(Execution(problem_reply(code, detail), code.value))
 
-    def _unexpected(self, _: Exception) -> Response[str]:
+    def _unexpected(self, _: Exception) -> Reply:
         self._logger.exception("command failed unexpectedly")
         reply = problem_reply(ProblemCode.INTERNAL_ERROR, "the command could not be completed")
         return self._respond(Execution(reply, ProblemCode.INTERNAL_ERROR.value))
@@ -183,11 +183,3 @@ class CommandApi:
 def _headers(event: Mapping[str, Any]) -> dict[str, str]:
     raw = event.get("headers") or {}
     return {str(name).lower(): str(value) for name, value in raw.items()}
-
-
-def _response(reply: Reply, extra_headers: Mapping[str, str]) -> Response[str]:
-    headers = {**reply.headers, **extra_headers}
-    content_type = headers.pop("Content-Type", None)
-    return Response(
-        status_code=reply.status, content_type=content_type, body=reply.body, headers=headers
-    )

@@ -1,9 +1,8 @@
-"""The API's operations, declared once: the resolver registers them, the OpenAPI document
+"""The API's operations, declared once: the router registers them, the OpenAPI document
 describes them, and the Pulumi stack creates one API Gateway route for each."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Final
@@ -47,11 +46,6 @@ class Operation:
     def route_key(self) -> str:
         """API Gateway HTTP API route key, e.g. ``POST /accounts``."""
         return f"{self.method} {self.path}"
-
-    @property
-    def rule(self) -> str:
-        """The same path in powertools' route syntax (``<account_id>``)."""
-        return re.sub(r"\{(\w+)\}", r"<\1>", self.path)
 
     @property
     def takes_account_id(self) -> bool:
