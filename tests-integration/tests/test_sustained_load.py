@@ -25,7 +25,7 @@ from tests_integration.local_runner import Response, running_platform_local
 
 from platform_events import EventEnvelope
 
-COMMANDS = 300
+COMMANDS = 400
 CLIENTS = 8
 
 
