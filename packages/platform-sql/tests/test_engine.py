@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import boto3
 import pytest
@@ -15,8 +16,10 @@ from platform_sql import (
     create_database_engine,
     credentials_from_config,
 )
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
 
 def test_the_configuration_is_read_from_the_environment():
@@ -211,3 +214,95 @@ def test_sqlite_writers_take_the_write_lock_up_front(tmp_path):
     thread.join()
     for engine in (writer, second, reader):
         engine.dispose()
+
+
+# --------------------------------------------------------------------------- ping after idle
+def _idle_pinging_engine(database_url, seconds: float):
+    config = DatabaseConfig(
+        url=database_url.render_as_string(hide_password=False),
+        pool_ping_after_idle_seconds=seconds,
+    )
+    engine = create_database_engine(config)
+    pings: list[int] = []
+    ping = engine.dialect.do_ping
+
+    def counted(dbapi_connection):
+        pings.append(1)
+        return ping(dbapi_connection)
+
+    engine.dialect.do_ping = counted  # type: ignore[method-assign]
+    return engine, pings
+
+
+def _backend(engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.scalar(text("SELECT pg_backend_pid()")))
+
+
+def _terminate(database_url, pid: int) -> None:
+    admin = create_engine(database_url, poolclass=NullPool)
+    with admin.connect() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    # The backend is gone once no session of that pid is listed.
+    deadline = time.monotonic() + 5
+    with admin.connect() as connection:
+        while time.monotonic() < deadline and connection.scalar(
+            text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+        ):
+            time.sleep(0.02)
+    admin.dispose()
+
+
+def test_without_an_idle_threshold_every_checkout_is_pinged():
+    engine = create_database_engine(DatabaseConfig(url="postgresql+psycopg://w@db:5432/app"))
+    assert engine.pool._pre_ping is True
+    idle = create_database_engine(
+        DatabaseConfig(url="postgresql+psycopg://w@db:5432/app", pool_ping_after_idle_seconds=5)
+    )
+    assert idle.pool._pre_ping is False
+
+
+@pytest.mark.postgres
+def test_a_connection_used_within_the_threshold_is_not_pinged(database_url):
+    engine, pings = _idle_pinging_engine(database_url, 60)
+    first = _backend(engine)
+    for _ in range(3):
+        assert _backend(engine) == first
+    assert pings == []
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_connection_idle_past_the_threshold_is_pinged_and_kept_when_alive(database_url):
+    engine, pings = _idle_pinging_engine(database_url, 0.2)
+    first = _backend(engine)
+    time.sleep(0.3)
+    assert _backend(engine) == first
+    assert pings == [1]
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_dead_connection_idle_past_the_threshold_is_replaced_before_use(database_url):
+    engine, pings = _idle_pinging_engine(database_url, 0.2)
+    first = _backend(engine)
+    _terminate(database_url, first)  # e.g. the proxy closed it while the container was frozen
+    time.sleep(0.3)
+    second = _backend(engine)  # no error reaches the caller
+    assert second != first
+    assert pings == [1]
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_dead_connection_within_the_threshold_fails_once_then_is_replaced(database_url):
+    # What the caller's retry is for (the projector runs the batch again on a new connection).
+    engine, pings = _idle_pinging_engine(database_url, 60)
+    first = _backend(engine)
+    _terminate(database_url, first)
+    with pytest.raises(OperationalError) as failed:
+        _backend(engine)
+    assert failed.value.connection_invalidated
+    assert _backend(engine) != first
+    assert pings == []
+    engine.dispose()

@@ -42,6 +42,10 @@ METRICS_NAMESPACE_ENV: Final = "POWERTOOLS_METRICS_NAMESPACE"
 LOG_LEVEL_ENV: Final = "POWERTOOLS_LOG_LEVEL"
 SCHEMA_PATTERN: Final = r"^[a-z_][a-z0-9_]{0,62}$"
 """A physical schema's name: a lower-case identifier Postgres keeps whole."""
+PING_AFTER_IDLE_SECONDS: Final = 5.0
+"""The projection function pings a pooled connection only after it sat unused this long (a
+frozen container's): the projector runs a batch again on a fresh connection when the one it
+had is gone, so pinging before every batch would buy nothing but a round trip per batch."""
 
 __all__ = [
     "DATABASE_ATTACH_ENV",
@@ -107,9 +111,11 @@ class _BoundSettings(BaseModel):
             raise TypeError(msg) from None
 
     @classmethod
-    def _database(cls, env: Mapping[str, str]) -> DatabaseConfig:
+    def _database(cls, env: Mapping[str, str], **defaults: Any) -> DatabaseConfig:
         try:
-            return DatabaseConfig.from_environment(env, application_name=cls.service_name)
+            return DatabaseConfig.from_environment(
+                env, application_name=cls.service_name, **defaults
+            )
         except DatabaseConfigError as error:
             raise SettingsError(str(error)) from error
 
@@ -132,7 +138,9 @@ class ProjectionSettings(_BoundSettings):
             raise SettingsError(msg)
         try:
             return cls(
-                database=cls._database(env), event_store_table=table, schema_name=cls._schema(env)
+                database=cls._database(env, pool_ping_after_idle_seconds=PING_AFTER_IDLE_SECONDS),
+                event_store_table=table,
+                schema_name=cls._schema(env),
             )
         except ValidationError as error:
             raise SettingsError(str(error)) from error

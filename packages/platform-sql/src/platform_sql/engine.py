@@ -3,8 +3,11 @@
 Postgres (AWS, tests): the URL carries host, port, database and user but never a password. The
 password comes, for each new connection, from a Secrets Manager secret (cached, so rotation is
 picked up) or is an RDS / RDS Proxy IAM auth token (signed locally, valid 15 minutes). The pool is
-small because a Lambda container serves one invocation at a time; ``pre_ping`` replaces
-connections the proxy or a failover closed while the container was frozen.
+small because a Lambda container serves one invocation at a time. A pooled connection is pinged
+before use, which replaces one the proxy or a failover closed while the container was frozen:
+at every checkout by default, or (``pool_ping_after_idle_seconds``) only after it sat unused that
+long, for callers that retry a transaction on a fresh connection anyway (the projector), to whom
+a ping per transaction is a round trip in eight.
 
 SQLite (the local runner): each schema is an ATTACHed database file, so ``balances.accounts`` is
 the same name on both databases. SQLAlchemy emits ``BEGIN`` itself (pysqlite's legacy mode would
@@ -26,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.pool import StaticPool
 
 if TYPE_CHECKING:
@@ -77,6 +80,10 @@ class DatabaseConfig(BaseModel):
     # connection we still think is pooled.
     pool_recycle_seconds: int = Field(default=600, ge=1)
     connect_timeout_seconds: int = Field(default=5, ge=1)
+    pool_ping_after_idle_seconds: float = Field(default=0.0, ge=0.0)
+    """0: ping a pooled connection at every checkout. Above 0: only when it was last used (or
+    made) at least this long ago, e.g. after the container was frozen; a connection that died
+    sooner than that fails its first statement, and the caller must retry on a new one."""
 
     @field_validator("url")
     @classmethod
@@ -305,9 +312,11 @@ def _postgres_engine(config: DatabaseConfig, credentials: CredentialSource | Non
         connect_args=connect_args,
         pool_size=config.pool_size,
         max_overflow=config.max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=config.pool_ping_after_idle_seconds == 0,
         pool_recycle=config.pool_recycle_seconds,
     )
+    if config.pool_ping_after_idle_seconds > 0:
+        ping_after_idle(engine, config.pool_ping_after_idle_seconds)
     if source is not None:
         credential_source = source
 
@@ -319,6 +328,44 @@ def _postgres_engine(config: DatabaseConfig, credentials: CredentialSource | Non
                 cparams["user"] = found.username
 
     return engine
+
+
+LAST_USED: Final = "platform_sql.last_used"
+"""Where a pooled connection's record keeps the wall-clock time it was made or last checked in."""
+
+
+def ping_after_idle(
+    engine: Engine, idle_seconds: float, *, clock: Callable[[], float] = time.time
+) -> None:
+    """Ping a pooled connection at checkout only if it sat unused for ``idle_seconds`` or more
+    (SQLAlchemy's ``pool_pre_ping`` pings at every checkout); a dead one is replaced by a new
+    connection before the caller sees it.
+
+    Wall-clock time, not monotonic: a frozen Lambda container's monotonic clock may not count the
+    time it was frozen, which is exactly the idle time that matters. A clock that went backwards
+    counts as idle."""
+    dialect = engine.dialect
+
+    def _mark(_dbapi_connection: Any, record: Any) -> None:
+        record.info[LAST_USED] = clock()
+
+    event.listen(engine, "connect", _mark)
+    event.listen(engine, "checkin", _mark)
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        last = record.info.get(LAST_USED)
+        idle = None if last is None else clock() - last
+        if idle is not None and 0 <= idle < idle_seconds:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                # The pool replaces the connection and runs this check on the new one.
+                raise DisconnectionError(f"idle connection is gone: {error}") from error
+            raise
+        record.info[LAST_USED] = clock()
 
 
 def _sqlite_engine(config: DatabaseConfig, *, write_lock: bool) -> Engine:
