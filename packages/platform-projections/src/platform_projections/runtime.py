@@ -313,9 +313,7 @@ class Projector(Generic[S]):
     def _attempt(self, groups: Mapping[str, list[Message]], *, isolate: bool) -> _Applied[S]:
         applied: _Applied[S] = _Applied()
         with self.connect() as connection, connection.begin():
-            control = control_row.read_generations(
-                connection, self._tables, self.projection.name, lock=Lock.SHARE
-            )
+            control, locked = self._read_control(connection, groups)
             applied.control = control
             targets = {MessageKind.EVENT: control.active, MessageKind.PAGE: control.replay_target}
             by_generation: dict[int, dict[str, list[Message]]] = {}
@@ -331,11 +329,35 @@ class Projector(Generic[S]):
             # in one global order, so two batches cannot deadlock.
             for generation in sorted(by_generation):
                 outcomes, committed = self._fold_generation(
-                    connection, generation, by_generation[generation], isolate=isolate
+                    connection,
+                    generation,
+                    by_generation[generation],
+                    isolate=isolate,
+                    locked=None if locked is None else locked.get(generation, {}),
                 )
                 applied.outcomes.extend(outcomes.values())
                 applied.committed[generation] = committed
         return applied
+
+    def _read_control(
+        self, connection: Connection, groups: Mapping[str, list[Message]]
+    ) -> tuple[Generations, dict[int, dict[str, int]] | None]:
+        """The control row (``FOR SHARE``) and, on Postgres, every position the batch needs,
+        locked in the same statement; elsewhere positions are locked per generation later."""
+        name = self.projection.name
+        if connection.dialect.name != "postgresql":
+            return control_row.read_generations(
+                connection, self._tables, name, lock=Lock.SHARE
+            ), None
+        live: set[str] = set()
+        replayed: set[str] = set()
+        for group_messages in groups.values():
+            for message in group_messages:
+                streams = replayed if message.kind is MessageKind.PAGE else live
+                streams.update(envelope.stream_id for envelope in message.envelopes)
+        return control_row.read_and_lock_positions(
+            connection, self._tables, name, live=sorted(live), replayed=sorted(replayed)
+        )
 
     def _fold_generation(
         self,
@@ -344,13 +366,18 @@ class Projector(Generic[S]):
         groups: Mapping[str, list[Message]],
         *,
         isolate: bool,
+        locked: Mapping[str, int] | None = None,
     ) -> tuple[dict[str, _GroupOutcome[S]], dict[str, int]]:
         owners: dict[str, str] = {}
         for group, group_messages in groups.items():
             for message in group_messages:
                 for envelope in message.envelopes:
                     owners.setdefault(envelope.stream_id, group)
-        positions = lock_positions(connection, self._positions, generation, sorted(owners))
+        positions = dict(locked or {})
+        missing = sorted(set(owners) - set(positions))
+        if missing:
+            # Whatever the control read did not lock already (everything, on SQLite).
+            positions.update(lock_positions(connection, self._positions, generation, missing))
         plans = {group: self._plan(group, ms, positions, owners) for group, ms in groups.items()}
         wanted = sorted(
             stream
