@@ -19,8 +19,14 @@ accounts of ``EVENTS_PER_ACCOUNT`` events), replayed into the ``balances`` proje
     dict. No AWS, no database.
 
 Each read model is compared with the fold at the end (every account's row, field by field).
-Then run (a) again under cProfile (every thread: the interpreter's, the poller's, this one) and
-show where the time goes, grouped by owner.
+Then run (a) again under cProfile (every thread: the interpreter's, the poller's, this one; at
+``PROFILE_EVENTS``, as profiling slows moto several times over; at smoke size the timed run is
+the profiled one) and show where the CPU time goes, grouped by owner.
+
+moto's Query on a secondary index is quadratic over a replay; (a) and (b) run with
+:class:`ReplayIndexPages`, a harness workaround that leaves every page the same (see there), and
+one row shows (a) without it, at ``AS_IS_EVENTS`` at most. A full run (100,000 events) took
+about 7-8 minutes on the 2-core machine, extrapolated from 50,000 events in 4 minutes.
 
 Sizes: ``BENCHMARK_REPLAY_EVENTS`` overrides the event count (e.g. 10000 to check on a busy
 machine); ``--smoke`` uses ``SMOKE_EVENTS``. Postgres: ``BENCHMARK_DATABASE_URL`` or
