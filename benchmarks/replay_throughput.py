@@ -448,7 +448,9 @@ def replay_in_moto(
             function_name=spec.service,
             batch_size=REPLAY_BATCH_SIZE,
             region=REGION,
-            wait_seconds=0,
+            # Long polling, as Lambda's mapping does: an idle poller spinning on empty receives
+            # would take CPU from the interpreter it waits for.
+            wait_seconds=1,
         )
         # The container's cold start (engine, first connection) is not the replay's cost.
         invoke(handler, {"Records": []}, spec.service)
