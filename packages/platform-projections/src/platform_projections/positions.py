@@ -19,6 +19,8 @@ from typing import Final
 from platform_sql import (
     GENERATION,
     GENERATIONS_TABLE,
+    ArrayUpsert,
+    BoundUpsert,
     UtcDateTime,
     active_generation,
     dialect_insert,
@@ -157,6 +159,42 @@ def save_positions(
         rows,
         key=[GENERATION, "stream_id"],
         where=lambda excluded: table.c.version < excluded.version,
+    )
+
+
+def bound_positions(
+    table: Table,
+    generation: int,
+    reached: Mapping[str, tuple[int, datetime]],
+    now: datetime,
+) -> BoundUpsert:
+    """Postgres: :func:`save_positions` as one upsert with its values, to be sent in one statement
+    with the states' (:func:`platform_sql.execute_together`)."""
+    streams = sorted(reached)
+    upsert_positions = _array_upsert(table)
+    return BoundUpsert(
+        upsert_positions.statement,
+        {
+            f"{POSITIONS_PREFIX}{GENERATION}": [generation] * len(streams),
+            f"{POSITIONS_PREFIX}stream_id": streams,
+            f"{POSITIONS_PREFIX}version": [reached[stream][0] for stream in streams],
+            f"{POSITIONS_PREFIX}occurred_at": [reached[stream][1] for stream in streams],
+            f"{POSITIONS_PREFIX}updated_at": [now] * len(streams),
+        },
+    )
+
+
+POSITIONS_PREFIX: Final = "position_"
+
+
+@functools.cache
+def _array_upsert(table: Table) -> ArrayUpsert:
+    return ArrayUpsert.build(
+        table,
+        [GENERATION, "stream_id", "version", "occurred_at", "updated_at"],
+        key=[GENERATION, "stream_id"],
+        where=lambda excluded: table.c.version < excluded.version,
+        prefix=POSITIONS_PREFIX,
     )
 
 

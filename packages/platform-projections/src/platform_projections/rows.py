@@ -6,10 +6,11 @@ are the table's columns (all but ``generation``), loaded with one ``SELECT ... W
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from platform_sql import GENERATION, upsert
+from platform_sql import GENERATION, ArrayUpsert, BoundUpsert, upsert
 from sqlalchemy import Connection, Table, select
 
 from platform_projections.projection import StateStore
@@ -66,6 +67,22 @@ class RowPerStream(StateStore[R]):
             rows,
             key=[GENERATION, self._key],
             where=lambda excluded: version < excluded[self._version],
+        )
+
+    def bound_upsert(self, states: Mapping[str, R], *, generation: int) -> BoundUpsert:
+        rows = [self._row(state, generation) for _, state in sorted(states.items())]
+        return self._array_upsert.bind(rows)
+
+    @functools.cached_property
+    def _array_upsert(self) -> ArrayUpsert:
+        # Built on first use (Postgres only), then kept: compiled once.
+        version = self.table.c[self._version]
+        return ArrayUpsert.build(
+            self.table,
+            [GENERATION, *self._fields],
+            key=[GENERATION, self._key],
+            where=lambda excluded: version < excluded[self._version],
+            prefix="state_",
         )
 
     def _row(self, state: R, generation: int) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from enum import StrEnum
 from typing import Any, Final, Generic, TypeVar
 
 from platform_replay.control import CONTROL_GROUP, ControlAction, ReplayControl
+from platform_sql import execute_together
 from sqlalchemy import Connection, Engine, and_, func, select
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 
@@ -47,7 +48,12 @@ from platform_projections import generations as control_row
 from platform_projections.generations import ControlRefused, Generations, Lock
 from platform_projections.messages import Message, MessageKind, by_group, read_messages
 from platform_projections.migrations import managed_tables
-from platform_projections.positions import lock_positions, runtime_tables, save_positions
+from platform_projections.positions import (
+    bound_positions,
+    lock_positions,
+    runtime_tables,
+    save_positions,
+)
 from platform_projections.projection import Projection
 from platform_projections.store import EventStoreReader
 
@@ -536,6 +542,12 @@ class Projector(Generic[S]):
         reached: Mapping[str, tuple[int, datetime]],
         now: datetime,
     ) -> None:
+        if states and reached and connection.dialect.name == "postgresql":
+            saving = self.projection.store.bound_upsert(states, generation=generation)
+            if saving is not None:
+                moving = bound_positions(self._positions, generation, reached, now)
+                execute_together(connection, saving, moving)
+                return
         if states:
             self.projection.store.save(connection, states, generation=generation)
         if reached:

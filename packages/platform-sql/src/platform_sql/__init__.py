@@ -24,7 +24,14 @@ from platform_sql.generations import (
     in_active_generation,
 )
 from platform_sql.types import Money, UtcDateTime
-from platform_sql.upsert import Excluded, dialect_insert, upsert
+from platform_sql.upsert import (
+    ArrayUpsert,
+    BoundUpsert,
+    Excluded,
+    dialect_insert,
+    execute_together,
+    upsert,
+)
 
 __all__ = [
     "DATABASE_ATTACH_ENV",
@@ -35,6 +42,8 @@ __all__ = [
     "DATABASE_URL_ENV",
     "GENERATION",
     "GENERATIONS_TABLE",
+    "ArrayUpsert",
+    "BoundUpsert",
     "CachedSecretCredentials",
     "CredentialSource",
     "Credentials",
@@ -48,6 +57,7 @@ __all__ = [
     "create_database_engine",
     "credentials_from_config",
     "dialect_insert",
+    "execute_together",
     "generations_table",
     "in_active_generation",
     "upsert",

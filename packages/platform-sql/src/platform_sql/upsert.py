@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from sqlalchemy import ColumnElement, Connection, Table
+from sqlalchemy import ColumnElement, Connection, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.base import ReadOnlyColumnCollection
 from sqlalchemy.sql.elements import KeyedColumnElement
@@ -57,3 +59,77 @@ def upsert(
     else:
         statement = statement.on_conflict_do_nothing(index_elements=list(key))
     connection.execute(statement, list(rows))
+
+
+@dataclass(frozen=True, slots=True)
+class BoundUpsert:
+    """An upsert of many rows as one Postgres statement with its values (:class:`ArrayUpsert`).
+    Unlike an ``executemany`` it can be a data-modifying CTE of another statement
+    (:func:`execute_together`)."""
+
+    statement: postgresql.Insert
+    parameters: dict[str, list[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class ArrayUpsert:
+    """``INSERT INTO table (columns) SELECT * FROM unnest(:<prefix><column>, ...) ON CONFLICT
+    (key) DO UPDATE SET <the other columns> [WHERE where(excluded)]`` (Postgres): the rows travel
+    as one array per column.
+
+    Build it once: the statement carries no values, so its SQL is compiled once; its bind names
+    start with ``prefix``, so that two of them can share one statement."""
+
+    statement: postgresql.Insert
+    columns: tuple[str, ...]
+    prefix: str
+
+    @classmethod
+    def build(
+        cls,
+        table: Table,
+        columns: Sequence[str],
+        *,
+        key: Sequence[str],
+        where: Callable[[Excluded], ColumnElement[bool]] | None = None,
+        prefix: str,
+    ) -> ArrayUpsert:
+        arrays = [
+            bindparam(f"{prefix}{name}", type_=postgresql.ARRAY(table.c[name].type))
+            for name in columns
+        ]
+        rows = func.unnest(*arrays).table_valued(*columns).render_derived(name=f"{prefix}rows")
+        statement = postgresql.insert(table).from_select(
+            list(columns), select(*(rows.c[name] for name in columns))
+        )
+        excluded = statement.excluded
+        updates = {name: excluded[name] for name in columns if name not in key}
+        if updates:
+            guard = where(excluded) if where is not None else None
+            statement = statement.on_conflict_do_update(
+                index_elements=list(key), set_=updates, where=guard
+            )
+        else:
+            statement = statement.on_conflict_do_nothing(index_elements=list(key))
+        return cls(statement, tuple(columns), prefix)
+
+    def bind(self, rows: Sequence[Mapping[str, Any]]) -> BoundUpsert:
+        """The statement with ``rows`` (each names every column; no key repeats)."""
+        return BoundUpsert(
+            self.statement,
+            {f"{self.prefix}{name}": [row[name] for row in rows] for name in self.columns},
+        )
+
+
+def execute_together(connection: Connection, first: BoundUpsert, last: BoundUpsert) -> None:
+    """Both upserts in one statement (``first`` as a data-modifying CTE of ``last``): one round
+    trip. Postgres runs both to completion, in one snapshot, so they must not write the same
+    rows."""
+    statement = _together(first.statement, last.statement)
+    connection.execute(statement, first.parameters | last.parameters)
+
+
+@functools.cache
+def _together(first: postgresql.Insert, last: postgresql.Insert) -> postgresql.Insert:
+    # Built once per pair of (long-lived) statements, so it is compiled once too.
+    return last.add_cte(first.cte("first_upsert"))
