@@ -14,7 +14,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from platform_sql import (
     GENERATION,
@@ -22,10 +22,10 @@ from platform_sql import (
     ArrayUpsert,
     BoundUpsert,
     UtcDateTime,
-    active_generation,
     dialect_insert,
     upsert,
 )
+from platform_sql.generations import ACTIVE, PROJECTION
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -34,6 +34,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     PrimaryKeyConstraint,
+    ScalarSelect,
     Table,
     Text,
     select,
@@ -206,7 +207,15 @@ def read_positions(
     if table.schema is None:
         msg = f"{table.name} has no schema"
         raise ValueError(msg)
-    wanted = active_generation(table.schema) if generation is None else generation
+    if generation is None:
+        # The control table of the positions' own metadata, so that a connection's schema
+        # translation (a physical schema other than the projection's) reaches it too.
+        control = runtime_tables(table.schema).generations
+        wanted: int | ScalarSelect[Any] = (
+            select(control.c[ACTIVE]).where(control.c[PROJECTION] == table.schema).scalar_subquery()
+        )
+    else:
+        wanted = generation
     rows = connection.execute(
         select(table.c.stream_id, table.c.version).where(table.c[GENERATION] == wanted)
     )

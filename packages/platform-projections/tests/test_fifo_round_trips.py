@@ -1,0 +1,79 @@
+"""What a live batch costs in statements on Postgres, and reads that follow a physical schema.
+
+Each statement is a round trip (and its share of server and SQLAlchemy overhead), which is what
+bounds a FIFO batch of 10 messages: the batch's guarantees (positions locked under the control
+row, one write per key) are kept in three statements, and this test keeps it that way.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from platform_projections import Projector, migrate, read_positions, runtime_tables
+from sqlalchemy import event, text
+
+pytestmark = pytest.mark.postgres
+
+FIFO_BATCH = 10
+STATEMENTS_PER_FIFO_BATCH = 3
+"""Read the control row and lock the positions; load the states; write states and positions
+(BEGIN and COMMIT are the driver's, not statements)."""
+
+
+def test_a_fifo_batch_of_live_messages_takes_three_statements(
+    postgres_engine, ledger, store, history, record
+):
+    accounts = [history("d1", "d2", "d3") for _ in range(3)]
+    projector = Projector(ledger, postgres_engine, store)
+    # Opened first, so the batch below updates existing rows and positions.
+    projector.handle([record(events[0]) for events in accounts])
+    later = [record(e) for version in range(1, 4) for events in accounts for e in [events[version]]]
+    batch = [*later, record(history()[0])][:FIFO_BATCH]
+    assert len(batch) == FIFO_BATCH
+    statements: list[str] = []
+
+    @event.listens_for(postgres_engine, "before_cursor_execute")
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    result = projector.handle(batch)
+
+    assert result.failed_message_ids == ()
+    assert result.applied == FIFO_BATCH
+    assert len(statements) <= STATEMENTS_PER_FIFO_BATCH, statements
+    with postgres_engine.connect() as connection:
+        totals = connection.execute(text("SELECT total, version FROM ledger.totals")).all()
+    assert sorted(totals) == [(Decimal("0.00"), 1)] + [(Decimal("6.00"), 4)] * 3
+
+
+def test_the_control_read_and_the_position_lock_agree_with_the_generations_read_alone(
+    postgres_engine, ledger, store, history, record
+):
+    # A redelivered batch: every event is at or below its position, nothing is written twice.
+    events = history("d1", "d2")
+    projector = Projector(ledger, postgres_engine, store)
+    first = projector.handle([record(e) for e in events])
+    again = projector.handle([record(e) for e in events])
+
+    assert (first.applied, again.applied, again.skipped) == (3, 0, 3)
+    assert again.positions == {projector.generations().active: {events[0].stream_id: 3}}
+
+
+def test_read_positions_reads_the_active_generation_of_the_translated_schema(
+    postgres_engine, ledger, ledger_migrations, store, history, record
+):
+    migrate(postgres_engine, ledger, ledger_migrations, schema="ledger_next")
+    events = history("d3")
+    Projector(ledger, postgres_engine, store, schema="ledger_next").handle(
+        [record(e) for e in events]
+    )
+    with postgres_engine.begin() as connection:
+        # The logical schema's control row names another generation: it must not be the one read.
+        connection.execute(text("UPDATE ledger.generations SET active = 7, latest = 7"))
+    translated = {"schema_translate_map": {"ledger": "ledger_next"}}
+
+    with postgres_engine.connect().execution_options(**translated) as connection:
+        found = read_positions(connection, runtime_tables("ledger").positions)
+
+    assert found == {events[0].stream_id: 2}
