@@ -64,6 +64,7 @@ from platform_local.projections import KNOWN, LocalProjection
 from platform_projections.generations import read_generations
 from platform_projections.lambda_handler import make_lambda_handler
 from platform_projections.positions import runtime_tables
+from platform_projections.service import EVENT_STORE_TABLE_ENV
 from platform_replay.definition import (
     DEFAULT_PAGE_SIZE,
     ReplayTarget,
@@ -434,7 +435,7 @@ def replay_in_moto(
             definition=json.dumps(replay_state_machine_definition(target)),
             roleArn=role,
         )["stateMachineArn"]
-        environment = {DATABASE_URL_ENV: database_url, "EVENT_STORE_TABLE": TABLE}
+        environment = {DATABASE_URL_ENV: database_url, EVENT_STORE_TABLE_ENV: TABLE}
         spec.migrate(environment)
         handler = make_lambda_handler(
             lambda: spec.build_projector(environment), projection=spec.name, service=spec.service
