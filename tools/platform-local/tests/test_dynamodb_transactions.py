@@ -1,6 +1,7 @@
-"""moto's TransactWriteItems as the runner patches it (``aws.serialize_dynamodb``): no table is
-copied per transaction (moto kept every copy: the runner grew by gigabytes and slowed down under
-sustained load), and a cancelled transaction still leaves the table and its stream as before."""
+"""moto's DynamoDB as the runner patches it (``aws.serialize_dynamodb``): no table is copied per
+transaction (moto kept every copy: the runner grew by gigabytes and slowed down under sustained
+load), a cancelled transaction still leaves the table and its stream as before, and a Query on
+the table's key reads its partition only (moto sorted the whole table for each)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ NEW_ITEM = f"attribute_not_exists({Attr.STREAM_ID.value})"
 def patched() -> Iterator[None]:
     """The patch is process-wide on moto's classes: put them back afterwards."""
     from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415 - moto internals
+    from moto.dynamodb.models.table import Table  # noqa: PLC0415
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend  # noqa: PLC0415
 
-    saved = {cls: dict(vars(cls)) for cls in (DynamoDBBackend, DynamoDBStreamsBackend)}
+    saved = {cls: dict(vars(cls)) for cls in (DynamoDBBackend, DynamoDBStreamsBackend, Table)}
     serialize_dynamodb()
     yield
     for cls, attributes in saved.items():
@@ -103,3 +105,52 @@ def test_a_cancelled_transaction_leaves_the_table_and_its_stream_as_before(dynam
     # and the table takes writes as before
     dynamodb.transact_write_items(TransactItems=[put(item("new", 1))])
     assert len(table.stream_shard.items) == streamed + 1
+
+
+def test_a_query_answers_from_its_partition_as_before(dynamodb: Any) -> None:
+    from moto.dynamodb.models.table import Table  # noqa: PLC0415
+
+    for stream in ("a", "b", "c"):
+        for version in range(1, 6):
+            dynamodb.put_item(TableName=TABLE, Item=item(stream, version, f"{stream}{version}"))
+    table = backend_table()
+    everything = table.items
+    gathered = 0
+    all_items = Table.all_items
+
+    def counted(self: Any) -> Any:
+        nonlocal gathered
+        found = all_items(self)
+        gathered += len(found)
+        return found
+
+    query = {
+        "TableName": TABLE,
+        "KeyConditionExpression": "#s = :s AND #v >= :v",
+        "ExpressionAttributeNames": {"#s": Attr.STREAM_ID.value, "#v": Attr.VERSION.value},
+        "ExpressionAttributeValues": {":s": {"S": "b"}, ":v": {"N": "2"}},
+        "Limit": 2,
+    }
+    pages, start = [], None
+    Table.all_items = counted  # type: ignore[method-assign]
+    try:
+        while True:
+            page = dynamodb.query(**query, **({"ExclusiveStartKey": start} if start else {}))
+            pages.append([i[Attr.PAYLOAD.value]["S"] for i in page["Items"]])
+            start = page.get("LastEvaluatedKey")
+            if start is None:
+                break
+        backwards = dynamodb.query(**{**query, "Limit": 10}, ScanIndexForward=False)["Items"]
+        unknown = dynamodb.query(
+            **{**query, "ExpressionAttributeValues": {":s": {"S": "z"}, ":v": {"N": "1"}}}
+        )["Items"]
+    finally:
+        Table.all_items = all_items  # type: ignore[method-assign]
+
+    assert pages == [["b2", "b3"], ["b4", "b5"]]
+    assert [i[Attr.PAYLOAD.value]["S"] for i in backwards] == ["b5", "b4", "b3", "b2"]
+    assert unknown == []
+    # each query gathered b's five items (none for z), never a's and c's too
+    assert gathered == 5 * (len(pages) + 1)
+    assert table.items is everything
+    assert dynamodb.scan(TableName=TABLE, Select="COUNT")["Count"] == 15

@@ -83,6 +83,44 @@ def serialize_dynamodb() -> None:
             )
             setattr(backend, attribute, _locked(wrapped))
         setattr(backend, "_platform_local_serialized", True)  # noqa: B010 - a marker on moto's class
+    _query_one_partition()
+
+
+def _query_one_partition() -> None:
+    """moto answers a Query on a table's key by sorting every item of the table and keeping the
+    partition's: each command's load of its stream cost time in proportion to the whole store,
+    so a long run slowed down quadratically. The query sees only its partition instead (the
+    backend's lock is held, so nothing else sees the table meanwhile). Index queries (replay)
+    are left as they are."""
+    from moto.dynamodb.models.table import Table  # noqa: PLC0415 - moto internals
+
+    if getattr(Table, "_platform_local_partition_query", False):
+        return
+    query = Table.query
+
+    @functools.wraps(query)
+    def partition_query(table: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = (
+            args[_INDEX_NAME_POSITION]
+            if len(args) > _INDEX_NAME_POSITION
+            else kwargs.get("index_name")
+        )
+        if index_name or hash_key is None:
+            return query(table, hash_key, *args, **kwargs)
+        everything = table.items
+        partition = everything.get(hash_key)
+        table.items = {} if partition is None else {hash_key: partition}
+        try:
+            return query(table, hash_key, *args, **kwargs)
+        finally:
+            table.items = everything
+
+    setattr(Table, "query", partition_query)  # noqa: B010 - moto's class, patched on purpose
+    setattr(Table, "_platform_local_partition_query", True)  # noqa: B010 - a marker
+
+
+_INDEX_NAME_POSITION: Final = 6
+"""``index_name``'s place among ``Table.query``'s positional arguments after ``hash_key``."""
 
 
 def _locked(method: Any) -> Any:
