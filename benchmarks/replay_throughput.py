@@ -494,12 +494,14 @@ class RunnerTiming:
 
 @contextlib.contextmanager
 def _runner_patches_undone() -> Iterator[None]:
-    """The runner patches moto's DynamoDB classes and sets environment defaults process-wide;
-    both are put back, so (a) and anything after this benchmark see a plain moto."""
+    """The runner patches moto's DynamoDB classes (backends, ``Table.query``) and sets
+    environment defaults process-wide; both are put back, so (a) and anything after this
+    benchmark see moto as it was (with :class:`ReplayIndexPages` if that was installed)."""
     from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415 - moto internals
+    from moto.dynamodb.models.table import Table  # noqa: PLC0415
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend  # noqa: PLC0415
 
-    saved = {cls: dict(vars(cls)) for cls in (DynamoDBBackend, DynamoDBStreamsBackend)}
+    saved = {cls: dict(vars(cls)) for cls in (DynamoDBBackend, DynamoDBStreamsBackend, Table)}
     environment = dict(os.environ)
     try:
         yield
@@ -697,6 +699,8 @@ def _run(events: int, per_account: int, *, smoke: bool) -> Iterator[Table]:
         f"{CLI_INTERVAL} s.",
         "model = fold: every account's row in the active generation equals the in-memory fold.",
     ]
+    if smoke:
+        results.notes.append("smoke size: (a)* ran under the profiler (slower than it is)")
     yield results
     profiled = n if smoke else min(n, PROFILE_EVENTS)
     if not smoke:
