@@ -17,6 +17,8 @@ from platform_local import aws
 from platform_local.gateway import LocalResponse, LocalRoute, json_response
 
 if TYPE_CHECKING:
+    from platform_replay.progress import ProgressReader, ReplayProgress
+
     from platform_local.system import HostedProjection, LocalSystem
 
 SWAGGER_ASSETS: Final = {
@@ -69,6 +71,16 @@ def _openapi(path: str) -> bytes:
 
 
 def local_routes(system: LocalSystem) -> list[LocalRoute]:
+    # One reader per execution: a reader tallies the history it has seen, so each read asks only
+    # for what is new instead of re-counting every page the replay sent.
+    progress_readers: dict[str, ProgressReader] = {}
+
+    def replay_progress(execution_arn: str) -> dict[str, Any]:
+        reader = progress_readers.get(execution_arn)
+        if reader is None:
+            reader = progress_readers[execution_arn] = progress_reader(execution_arn)
+        return progress_document(reader.read())
+
     def health(method: str, path: str, query: Mapping[str, str], body: bytes) -> Any:
         if path != "/health":
             return None
@@ -183,15 +195,18 @@ def start_replay(hosted: HostedProjection) -> dict[str, Any]:
     return {"projection": hosted.spec.name, "execution_arn": arn, "rebuild": rebuild}
 
 
-def replay_progress(execution_arn: str) -> dict[str, Any]:
+def progress_reader(execution_arn: str) -> ProgressReader:
     from platform_replay.progress import ProgressReader  # noqa: PLC0415
 
-    progress = ProgressReader(
+    return ProgressReader(
         execution_arn,
         stepfunctions=aws.Emulator.client("stepfunctions"),
         sqs=aws.Emulator.client("sqs"),
         lambda_client=aws.Emulator.client("lambda"),
-    ).read()
+    )
+
+
+def progress_document(progress: ReplayProgress) -> dict[str, Any]:
     return {
         "projection": progress.projection,
         "status": progress.status,
