@@ -79,10 +79,15 @@ CHILD_TIMEOUT_SECONDS: Final = 120.0
 
 BOTO3_IMPORT: Final = "boto3 import"
 BOTO3_CALL: Final = "boto3 import + client + call"
+DATABASE_FLOOR: Final = "boto3 + SQLAlchemy + psycopg: call, connect, SELECT 1"
+"""The least a function with a database does at a cold start: the floor for those functions."""
+DATABASE_FLOOR_MODULES: Final = "boto3,sqlalchemy,psycopg"
 NO_CALL: Final = "none"
 CLIENT_CALL: Final = "client"
+DATABASE_CALL: Final = "database"
 HANDLER_CALL: Final = "handler"
-"""What the child does after the import: nothing, a DynamoDB client's first call, the handler."""
+"""What the child does after the import: nothing, a DynamoDB client's first call, that call and
+a first database query, or the handler."""
 
 OUR_PACKAGES: Final = frozenset(
     {
@@ -135,15 +140,22 @@ class Context:
         return 60_000
 
 spec = json.loads(sys.argv[1])
-HANDLER_CALL, CLIENT_CALL = spec["calls"]
+HANDLER_CALL, CLIENT_CALL, DATABASE_CALL = spec["calls"]
 started, started_cpu = time.perf_counter(), time.process_time()
-module = importlib.import_module(spec["module"])
+modules = [importlib.import_module(name) for name in spec["module"].split(",")]
+module = modules[0]
 imported, imported_cpu = time.perf_counter(), time.process_time()
 if spec["call"] == HANDLER_CALL:
     response = getattr(module, spec["attribute"])(spec["event"], Context(spec["function"]))
 elif spec["call"] == CLIENT_CALL:
     client = module.client("dynamodb")
     response = client.describe_table(TableName=spec["table"])["Table"]["TableStatus"]
+elif spec["call"] == DATABASE_CALL:
+    client = module.client("dynamodb")
+    client.describe_table(TableName=spec["table"])
+    engine = modules[1].create_engine(spec["database_url"])
+    with engine.connect() as connection:
+        response = connection.exec_driver_sql("SELECT 1").scalar()
 else:
     response = None
 served, served_cpu = time.perf_counter(), time.process_time()
@@ -189,6 +201,7 @@ class Function:
     invocation: Callable[[Deployment, contextlib.ExitStack], Invocation]
     check: Callable[[Any], bool]
     """Whether the first invocation's answer is a success (a failing one times nothing)."""
+    uses_database: bool = True
 
     @property
     def module(self) -> str:
@@ -375,6 +388,7 @@ FUNCTIONS: Final = (
             _http_event("POST", "/accounts", "/accounts", {"owner": "Ada", "currency": "EUR"})
         ),
         _status(201),
+        uses_database=False,
     ),
     Function(
         "stream-relay",
@@ -382,6 +396,7 @@ FUNCTIONS: Final = (
         _relay_environment,
         lambda _d, _s: _stream_event(),
         _no_failures,
+        uses_database=False,
     ),
     Function(
         "projection-balances",
@@ -593,8 +608,9 @@ def _run_child(
         spec: dict[str, Any] = {
             "module": case.module,
             "call": case.call,
-            "calls": [HANDLER_CALL, CLIENT_CALL],
+            "calls": [HANDLER_CALL, CLIENT_CALL, DATABASE_CALL],
             "table": TABLE,
+            "database_url": deployment.login(QUERY_READER),
         }
         if case.function is not None:
             invocation = case.function.invocation(deployment, stack)
@@ -632,6 +648,7 @@ def _cases() -> list[Case]:
     return [
         Case(BOTO3_IMPORT, "boto3", NO_CALL),
         Case(BOTO3_CALL, "boto3", CLIENT_CALL),
+        Case(DATABASE_FLOOR, DATABASE_FLOOR_MODULES, DATABASE_CALL),
         *(Case(f.name, f.module, HANDLER_CALL, f) for f in FUNCTIONS),
     ]
 
@@ -706,6 +723,7 @@ def _timings_table(
 ) -> Table:
     bare = samples[BOTO3_IMPORT].median_ms(clock.import_key)
     call = samples[BOTO3_CALL].median_ms(clock.total_key)
+    floor = samples[DATABASE_FLOOR].median_ms(clock.total_key)
     table = Table(
         f"Cold start per Lambda, {clock.title} (median of {runs} fresh processes)",
         [
@@ -715,6 +733,7 @@ def _timings_table(
             "import + first invocation ms",
             "cold start / boto3 import",
             "cold start / boto3 + client + call",
+            "cold start / database floor",
             f"within {BUDGET_RATIO}x",
         ],
     )
@@ -722,10 +741,21 @@ def _timings_table(
         found = samples[case.name]
         imported = found.median_ms(clock.import_key)
         total = imported if case.call == NO_CALL else found.median_ms(clock.total_key)
-        within = "baseline"
+        within, over_floor = "baseline", "-"
         if case.function is not None:
             within = _verdict(imported / bare, total / call)
-        table.add(case.name, imported, imported / bare, total, total / bare, total / call, within)
+            if case.function.uses_database:
+                over_floor = f"{total / floor:.2f}"
+        table.add(
+            case.name,
+            imported,
+            imported / bare,
+            total,
+            total / bare,
+            total / call,
+            over_floor,
+            within,
+        )
     table.notes.extend(
         [
             clock.note,
@@ -740,6 +770,9 @@ def _timings_table(
             "namespace as deployed, IAM database auth for projections and the query API) except "
             "TLS: the local Postgres has none.",
             "Migrations: each run migrates a fresh, empty database (a first deploy).",
+            "Database floor: a process importing boto3, SQLAlchemy and psycopg, making the same "
+            "DynamoDB call, connecting to Postgres and running SELECT 1; the functions with a "
+            "database cannot start for less.",
         ]
     )
     return table
