@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from platform_sql import GENERATION
 from sqlalchemy import (
@@ -56,6 +56,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 
 from platform_projections.positions import RuntimeTables
+from platform_projections.projection import StateRows
 
 FIRST_GENERATION: Final = 1
 
@@ -114,6 +115,19 @@ def read_generations(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class LockedBatch:
+    """What :func:`read_and_lock_positions` answers."""
+
+    control: Generations
+    positions: dict[int, dict[str, int]]
+    """Per generation, the locked streams' positions."""
+    states: dict[int, dict[str, Any]] | None
+    """Per generation, the states of the locked streams that have one; None when not read, or
+    when a position moved after the statement's snapshot was taken (the states it read may be
+    older than the positions it locked: load them again)."""
+
+
 def read_and_lock_positions(
     connection: Connection,
     tables: RuntimeTables,
@@ -121,24 +135,31 @@ def read_and_lock_positions(
     *,
     live: Sequence[str],
     replayed: Sequence[str],
-) -> tuple[Generations, dict[int, dict[str, int]]]:
+    rows: StateRows[Any] | None = None,
+) -> LockedBatch:
     """Postgres: the control row, read ``FOR SHARE``, and the positions of the ``live`` streams
     in its active generation and of the ``replayed`` ones in its replay target, each locked as
     :func:`~platform_projections.positions.lock_positions` locks them, in one statement (one round
-    trip instead of two). Answers the control row and, per generation, the streams' positions.
+    trip instead of two); with ``rows``, the streams' states too (one more saved).
 
     The control row is locked before any position (the insert reads it), as in two statements,
     and positions are locked in (generation, stream) order, code point order within a generation
-    as Python sorts, so every batch and every promote lock in one global order."""
-    statement = _read_and_lock_statement(tables)
-    rows = connection.execute(
+    as Python sorts, so every batch and every promote lock in one global order.
+
+    States are read in the statement's snapshot, taken before the locks were granted: a batch
+    that committed while this one waited for a lock moved the position past what the snapshot
+    shows, and then the states are not answered. Otherwise every position the lock answers is
+    the one the snapshot holds, and the snapshot's states are the ones written with them (a
+    state and its position are always written in one transaction)."""
+    statement = _read_and_lock_statement(tables, rows)
+    found = connection.execute(
         statement,
         {"projection": projection, "live": list(live), "replayed": list(replayed)},
     ).all()
-    if not rows:
+    if not found:
         msg = f"{tables.generations.fullname} has no row for {projection!r}: run the migrations"
         raise LookupError(msg)
-    first = rows[0]
+    first = found[0]
     control = Generations(
         active=int(first.active),
         building=None if first.building is None else int(first.building),
@@ -148,15 +169,34 @@ def read_and_lock_positions(
         cleanup=bool(first.cleanup),
     )
     positions: dict[int, dict[str, int]] = {}
-    for row in rows:
-        if row.stream_id is not None:
-            positions.setdefault(int(row.locked_generation), {})[row.stream_id] = int(row.version)
-    return control, positions
+    states: dict[int, dict[str, Any]] | None = {} if rows is not None else None
+    for row in found:
+        if row.stream_id is None:
+            continue
+        generation, version = int(row.locked_generation), int(row.version)
+        positions.setdefault(generation, {})[row.stream_id] = version
+        if rows is None or states is None:
+            continue
+        if (row.seen_version or 0) != version:
+            states = None
+            continue
+        values = row._mapping
+        if values[_STATE_KEY] is not None:
+            state = rows.state({name: values[f"{_STATE}{name}"] for name in rows.columns})
+            states.setdefault(generation, {})[row.stream_id] = state
+    return LockedBatch(control, positions, states)
+
+
+_STATE: Final = "state_"
+_STATE_KEY: Final = "state_key_"
 
 
 @functools.cache
-def _read_and_lock_statement(tables: RuntimeTables) -> Select[tuple[object, ...]]:
-    # Built once per schema: its SQL is then compiled once and taken from SQLAlchemy's cache.
+def _read_and_lock_statement(
+    tables: RuntimeTables, rows: StateRows[Any] | None
+) -> Select[tuple[object, ...]]:
+    # Built once per schema (and store): its SQL is then compiled once and taken from
+    # SQLAlchemy's cache.
     generations, positions = tables.generations, tables.positions
     control = (
         select(
@@ -208,7 +248,7 @@ def _read_and_lock_statement(tables: RuntimeTables) -> Select[tuple[object, ...]
         .returning(positions.c[GENERATION], positions.c.stream_id, positions.c.version)
         .cte("locked")
     )
-    return select(
+    columns: list[ColumnElement[Any]] = [
         control.c.active,
         control.c.building,
         control.c.rebuild,
@@ -218,7 +258,29 @@ def _read_and_lock_statement(tables: RuntimeTables) -> Select[tuple[object, ...]
         locking.c[GENERATION].label("locked_generation"),
         locking.c.stream_id,
         locking.c.version,
-    ).select_from(control.outerjoin(locking, true()))
+    ]
+    joined = control.outerjoin(locking, true())
+    if rows is not None:
+        # Both read in the statement's snapshot (the insert's own writes are not visible here).
+        seen = positions.alias("seen")
+        state = rows.table.alias("state")
+        columns.append(seen.c.version.label("seen_version"))
+        columns.append(state.c[rows.key].label(_STATE_KEY))
+        columns.extend(state.c[name].label(f"{_STATE}{name}") for name in rows.columns)
+        joined = joined.outerjoin(
+            seen,
+            and_(
+                seen.c[GENERATION] == locking.c[GENERATION],
+                seen.c.stream_id == locking.c.stream_id,
+            ),
+        ).outerjoin(
+            state,
+            and_(
+                state.c[GENERATION] == locking.c[GENERATION],
+                state.c[rows.key] == locking.c.stream_id,
+            ),
+        )
+    return select(*columns).select_from(joined)
 
 
 def begin(

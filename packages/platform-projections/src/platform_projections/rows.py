@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from platform_sql import GENERATION, ArrayUpsert, BoundUpsert, upsert
 from sqlalchemy import Connection, Table, select
 
-from platform_projections.projection import StateStore
+from platform_projections.projection import StateRows, StateStore
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -68,6 +68,14 @@ class RowPerStream(StateStore[R]):
             key=[GENERATION, self._key],
             where=lambda excluded: version < excluded[self._version],
         )
+
+    def state_rows(self) -> StateRows[R]:
+        return self._state_rows
+
+    @functools.cached_property
+    def _state_rows(self) -> StateRows[R]:
+        row_type = self._row_type
+        return StateRows(self.table, self._key, self._fields, lambda columns: row_type(**columns))
 
     def bound_upsert(self, states: Mapping[str, R], *, generation: int) -> BoundUpsert:
         rows = [self._row(state, generation) for _, state in sorted(states.items())]

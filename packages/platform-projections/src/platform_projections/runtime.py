@@ -319,7 +319,7 @@ class Projector(Generic[S]):
     def _attempt(self, groups: Mapping[str, list[Message]], *, isolate: bool) -> _Applied[S]:
         applied: _Applied[S] = _Applied()
         with self.connect() as connection, connection.begin():
-            control, locked = self._read_control(connection, groups)
+            control, locked, states = self._read_control(connection, groups)
             applied.control = control
             targets = {MessageKind.EVENT: control.active, MessageKind.PAGE: control.replay_target}
             by_generation: dict[int, dict[str, list[Message]]] = {}
@@ -340,6 +340,7 @@ class Projector(Generic[S]):
                     by_generation[generation],
                     isolate=isolate,
                     locked=None if locked is None else locked.get(generation, {}),
+                    preloaded=None if states is None else states.get(generation, {}),
                 )
                 applied.outcomes.extend(outcomes.values())
                 applied.committed[generation] = committed
@@ -347,23 +348,30 @@ class Projector(Generic[S]):
 
     def _read_control(
         self, connection: Connection, groups: Mapping[str, list[Message]]
-    ) -> tuple[Generations, dict[int, dict[str, int]] | None]:
+    ) -> tuple[Generations, dict[int, dict[str, int]] | None, dict[int, dict[str, S]] | None]:
         """The control row (``FOR SHARE``) and, on Postgres, every position the batch needs,
-        locked in the same statement; elsewhere positions are locked per generation later."""
+        locked in the same statement, with the states when the store keeps one row per stream
+        (and they are consistent with the positions); what is not answered here is locked or
+        loaded per generation later (everything, on SQLite)."""
         name = self.projection.name
         if connection.dialect.name != "postgresql":
-            return control_row.read_generations(
-                connection, self._tables, name, lock=Lock.SHARE
-            ), None
+            control = control_row.read_generations(connection, self._tables, name, lock=Lock.SHARE)
+            return control, None, None
         live: set[str] = set()
         replayed: set[str] = set()
         for group_messages in groups.values():
             for message in group_messages:
                 streams = replayed if message.kind is MessageKind.PAGE else live
                 streams.update(envelope.stream_id for envelope in message.envelopes)
-        return control_row.read_and_lock_positions(
-            connection, self._tables, name, live=sorted(live), replayed=sorted(replayed)
+        locked = control_row.read_and_lock_positions(
+            connection,
+            self._tables,
+            name,
+            live=sorted(live),
+            replayed=sorted(replayed),
+            rows=self.projection.store.state_rows(),
         )
+        return locked.control, locked.positions, locked.states
 
     def _fold_generation(
         self,
@@ -373,6 +381,7 @@ class Projector(Generic[S]):
         *,
         isolate: bool,
         locked: Mapping[str, int] | None = None,
+        preloaded: Mapping[str, S] | None = None,
     ) -> tuple[dict[str, _GroupOutcome[S]], dict[str, int]]:
         owners: dict[str, str] = {}
         for group, group_messages in groups.items():
@@ -382,8 +391,10 @@ class Projector(Generic[S]):
         positions = dict(locked or {})
         missing = sorted(set(owners) - set(positions))
         if missing:
-            # Whatever the control read did not lock already (everything, on SQLite).
+            # Whatever the control read did not lock already (everything, on SQLite); their
+            # states were not read with the lock either.
             positions.update(lock_positions(connection, self._positions, generation, missing))
+            preloaded = None
         plans = {group: self._plan(group, ms, positions, owners) for group, ms in groups.items()}
         wanted = sorted(
             stream
@@ -391,9 +402,10 @@ class Projector(Generic[S]):
             for stream, work in plan.streams.items()
             if any(self.projection.handles(e.event_type) for e in work.events)
         )
-        loaded = (
-            self.projection.store.load(connection, wanted, generation=generation) if wanted else {}
-        )
+        loaded = preloaded
+        if loaded is None:
+            store = self.projection.store
+            loaded = store.load(connection, wanted, generation=generation) if wanted else {}
         outcomes = {group: self._fold(group, plan, loaded) for group, plan in plans.items()}
         now = self._clock()
         if isolate:
