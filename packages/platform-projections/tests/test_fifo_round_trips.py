@@ -13,7 +13,10 @@ from decimal import Decimal
 
 import pytest
 from platform_projections import Projector, migrate, read_positions, runtime_tables
-from sqlalchemy import event, text
+from platform_projections.service import PING_AFTER_IDLE_SECONDS
+from platform_sql import DatabaseConfig, create_database_engine
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.pool import NullPool
 
 pytestmark = pytest.mark.postgres
 
@@ -127,3 +130,40 @@ def test_states_read_before_a_position_lock_was_granted_are_read_again(
             {"s": stream},
         ).one()
     assert tuple(row) == (2, Decimal("102.00"), 3)
+
+
+def test_a_connection_that_died_unpinged_costs_a_retry_not_the_batch(
+    database_url, ledger, ledger_migrations, store, history, record
+):
+    # The projection function pings only after idle; a pooled connection that died sooner (a
+    # failover between two batches) fails the batch's first statement, and the projector runs
+    # the batch again on a new connection.
+    engine = create_database_engine(
+        DatabaseConfig(
+            url=database_url.render_as_string(hide_password=False),
+            pool_ping_after_idle_seconds=PING_AFTER_IDLE_SECONDS,
+        )
+    )
+    migrate(engine, ledger, ledger_migrations)
+    events = history("d1", "d2")
+    waits: list[float] = []
+    projector = Projector(ledger, engine, store, sleep=waits.append)
+    projector.handle([record(events[0])])
+    with engine.connect() as connection:
+        pid = connection.scalar(text("SELECT pg_backend_pid()"))
+    admin = create_engine(database_url, poolclass=NullPool)
+    with admin.connect() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        gone = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+        while connection.scalar(gone, {"pid": pid}):
+            time.sleep(0.01)
+    admin.dispose()
+
+    result = projector.handle([record(e) for e in events[1:]])
+
+    assert result.failed_message_ids == ()
+    assert result.applied == 2
+    assert len(waits) == 1
+    with engine.connect() as connection:
+        assert connection.scalar(text("SELECT pg_backend_pid()")) != pid
+    engine.dispose()
