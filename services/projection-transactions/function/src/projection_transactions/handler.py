@@ -7,18 +7,14 @@ a projector on their own resources instead.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Mapping
 from typing import Final
 
-# Lambda's init phase makes hundreds of thousands of objects that live as long as the container
-# (modules, SQLAlchemy's and botocore's models, pydantic's validators). The collector's full
-# passes over them while they are made free nothing and cost up to a quarter of the cold start's
-# CPU: no collection while the modules load, and what they made is frozen out of every later pass
-# (before the collector resumes: its first pass would otherwise walk all of it once more).
-_collecting = gc.isenabled()
-gc.disable()
-try:
+from platform_lambda import init_phase
+
+# Libraries load inside the init phase: no collector passes over what the container keeps
+# for its lifetime (platform_lambda's README says why).
+with init_phase():
     import boto3
     from platform_projections import Projector
     from platform_projections.dynamodb import DynamoDBEventStoreReader
@@ -27,10 +23,6 @@ try:
 
     from projection_transactions.projection import PROJECTION, History
     from projection_transactions.settings import SERVICE_NAME, Settings
-finally:
-    gc.freeze()
-    if _collecting:
-        gc.enable()
 
 
 def build_projector(environ: Mapping[str, str] | None = None) -> Projector[History]:

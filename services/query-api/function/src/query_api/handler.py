@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeAlias
 
-# Lambda's init phase makes hundreds of thousands of objects that live as long as the container
-# (modules, SQLAlchemy's and botocore's models, pydantic's validators). The collector's full
-# passes over them while they are made free nothing and cost up to a quarter of the cold start's
-# CPU: no collection while the modules load and the container is wired, and what they made is
-# frozen out of every later pass (before the collector resumes: its first pass would otherwise
-# walk all of it once more).
-_collecting = gc.isenabled()
-gc.disable()
-try:
+from platform_lambda import init_phase
+
+# Libraries load inside the init phase: no collector passes over what the container keeps
+# for its lifetime (platform_lambda's README says why).
+with init_phase():
     from aws_lambda_powertools.logging import correlation_paths
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from query_api.bootstrap import QueryApi, query_api_from_environment
     from query_api.observability import count_answer, logger, metrics
-finally:
-    gc.freeze()
-    if _collecting:
-        gc.enable()
 
 Handle: TypeAlias = Callable[[Mapping[str, Any], LambdaContext], dict[str, Any]]
 
@@ -62,10 +53,5 @@ if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
     # In Lambda, wire everything during the init phase (full CPU, before the first request):
     # settings are validated and clients built before anyone waits. Elsewhere importing the
     # module has no side effects.
-    gc.disable()
-    try:
+    with init_phase():
         container()
-    finally:
-        gc.freeze()
-        if _collecting:
-            gc.enable()

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Mapping
 from typing import Any
 
-# Lambda's init phase makes hundreds of thousands of objects that live as long as the container
-# (modules, botocore's service models, pydantic's validators). The collector's full passes over
-# them while they are made free nothing and cost up to a quarter of the cold start's CPU: no
-# collection while the modules load, and what they made is frozen out of every later pass
-# (before the collector resumes: its first pass would otherwise walk all of it once more).
-_collecting = gc.isenabled()
-gc.disable()
-try:
+from platform_lambda import init_phase
+
+# Libraries load inside the init phase: no collector passes over what the container keeps
+# for its lifetime (platform_lambda's README says why).
+with init_phase():
     from aws_lambda_powertools import Logger, Metrics
     from aws_lambda_powertools.metrics import MetricUnit
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from stream_relay.bootstrap import Relay, relay_from_environment
     from stream_relay.relay import RelayOutcome
-finally:
-    gc.freeze()
-    if _collecting:
-        gc.enable()
 
 logger = Logger()
 metrics = Metrics()
