@@ -261,25 +261,35 @@ def _read_and_lock_statement(
     ]
     joined = control.outerjoin(locking, true())
     if rows is not None:
-        # Both read in the statement's snapshot (the insert's own writes are not visible here).
-        seen = positions.alias("seen")
-        state = rows.table.alias("state")
-        columns.append(seen.c.version.label("seen_version"))
-        columns.append(state.c[rows.key].label(_STATE_KEY))
-        columns.extend(state.c[name].label(f"{_STATE}{name}") for name in rows.columns)
-        joined = joined.outerjoin(
-            seen,
-            and_(
-                seen.c[GENERATION] == locking.c[GENERATION],
-                seen.c.stream_id == locking.c.stream_id,
-            ),
-        ).outerjoin(
-            state,
-            and_(
-                state.c[GENERATION] == locking.c[GENERATION],
-                state.c[rows.key] == locking.c.stream_id,
-            ),
+        # Both read in the statement's snapshot (the insert's own writes are not visible here),
+        # each by its primary key per locked row: LATERAL with LIMIT 1 (one key, one row) keeps
+        # Postgres from flattening them into a join it may run as a scan of the whole table.
+        seen = (
+            select(positions.c.version.label("seen_version"))
+            .where(
+                positions.c[GENERATION] == locking.c[GENERATION],
+                positions.c.stream_id == locking.c.stream_id,
+            )
+            .limit(1)
+            .lateral("seen")
         )
+        state_table = rows.table
+        state = (
+            select(
+                state_table.c[rows.key].label(_STATE_KEY),
+                *(state_table.c[name].label(f"{_STATE}{name}") for name in rows.columns),
+            )
+            .where(
+                state_table.c[GENERATION] == locking.c[GENERATION],
+                state_table.c[rows.key] == locking.c.stream_id,
+            )
+            .limit(1)
+            .lateral("state")
+        )
+        columns.append(seen.c.seen_version)
+        columns.append(state.c[_STATE_KEY])
+        columns.extend(state.c[f"{_STATE}{name}"] for name in rows.columns)
+        joined = joined.outerjoin(seen, true()).outerjoin(state, true())
     return select(*columns).select_from(joined)
 
 
