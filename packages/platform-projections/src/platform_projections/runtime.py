@@ -13,6 +13,12 @@ For each batch:
 5. load the state of all those streams (one query), fold their events in memory;
 6. write every new state and every new position (one set-based statement each) and commit.
 
+On Postgres, steps 2, 3 and 5 are one statement (:func:`~platform_projections.generations.
+read_and_lock_positions`; the states only when the store keeps one row per stream and none of the
+positions moved while the statement waited for its locks, else they are loaded after it), and
+step 6 is one statement when the store offers its save as an array upsert: a live FIFO batch is
+two statements between BEGIN and COMMIT.
+
 Control messages then run one transaction each (``begin``, ``promote``, ``abort``: see
 :mod:`platform_projections.generations`), and when old generations left rows behind, one bounded
 round deletes some of them.
