@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from tests_integration.local_process import Answer, LocalProcess, running_platform_local
+from tests_integration.local_runner import LocalRunner, Response, running_platform_local, wait_for
 
 pytestmark = [pytest.mark.subprocess, pytest.mark.slow]
 
@@ -26,34 +26,44 @@ MAX_BODY_BYTES = 16 * 1024  # the contract's limit
 GATEWAY_MAX_BYTES = 10 * 1024 * 1024  # API Gateway's
 SQL = "' OR '1'='1'; DROP TABLE accounts; --"
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+RECORDED_TIMEOUT_SECONDS = 20
 
 
 @pytest.fixture(scope="module")
-def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProcess]:
-    with running_platform_local(tmp_path_factory.mktemp("hostile")) as process:
-        yield process
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRunner]:
+    with running_platform_local(tmp_path_factory.mktemp("hostile")) as runner:
+        yield runner
 
 
 @pytest.fixture(scope="module")
-def account(local: LocalProcess) -> str:
+def account(local: LocalRunner) -> str:
     """An open account holding 50.00 at version 2: refusals aimed at it must not touch it."""
     opened = local.open_account("Target")
-    assert local.request("POST", f"/accounts/{opened}/deposits", {"amount": "50.00"}).status == 201
+    assert (
+        local.client.request("POST", f"/accounts/{opened}/deposits", {"amount": "50.00"}).status
+        == 201
+    )
     return opened
 
 
 @pytest.fixture
-def nothing_written(local: LocalProcess, account: str) -> Iterator[None]:
+def nothing_written(local: LocalRunner, account: str) -> Iterator[None]:
     """The store's event count and the target account's read model are the same afterwards.
     A read model is the fold of the store, so an unchanged store is the proof; the account is
-    read back as well, as a client would see a change."""
-    before = (local.events_in_store(), local.request("GET", f"/accounts/{account}").body)
+    read back as well, as a client would see a change, each time once the projections have
+    caught up (an earlier test's accepted deposit may still be on its way to the read model)."""
+
+    def held() -> tuple[int, Any]:
+        local.settle()
+        return local.events_in_store(), local.client.request("GET", f"/accounts/{account}").body
+
+    before = held()
     yield
-    after = (local.events_in_store(), local.request("GET", f"/accounts/{account}").body)
+    after = held()
     assert after == before
 
 
-def refused(answer: Answer, status: int, code: str) -> None:
+def refused(answer: Response, status: int, code: str) -> None:
     assert (answer.status, answer.code) == (status, code), answer.raw[:300]
     assert answer.is_problem
     assert answer.body["status"] == status
@@ -85,28 +95,28 @@ def deposit_path(account: str) -> str:
     "size", [MAX_BODY_BYTES + 1, 1024 * 1024, GATEWAY_MAX_BYTES], ids=["16KiB+1", "1MiB", "10MiB"]
 )
 def test_a_body_over_16_kib_is_413_payload_too_large(
-    local: LocalProcess, account: str, size: int
+    local: LocalRunner, account: str, size: int
 ) -> None:
     prefix = b'{"amount": "1.00", "reference": "'
     body = prefix + b"x" * (size - len(prefix) - 2) + b'"}'
     assert len(body) == size
-    refused(local.request("POST", deposit_path(account), body), 413, "payload_too_large")
+    refused(local.client.request("POST", deposit_path(account), body), 413, "payload_too_large")
 
 
 @pytest.mark.usefixtures("nothing_written")
 def test_a_body_over_api_gateways_limit_is_413_from_the_gateway(
-    local: LocalProcess, account: str
+    local: LocalRunner, account: str
 ) -> None:
     # Never reaches the function: API Gateway answers these itself, without the contract's body.
-    answer = local.request("POST", deposit_path(account), b"x" * (GATEWAY_MAX_BYTES + 1))
+    answer = local.client.request("POST", deposit_path(account), b"x" * (GATEWAY_MAX_BYTES + 1))
     assert answer.status == 413
     assert answer.body == {"message": "Request Entity Too Large"}
 
 
-def test_a_body_of_exactly_16_kib_is_accepted(local: LocalProcess, account: str) -> None:
+def test_a_body_of_exactly_16_kib_is_accepted(local: LocalRunner, account: str) -> None:
     body = b'{"amount": "0.01"}'
     body += b" " * (MAX_BODY_BYTES - len(body))  # JSON whitespace: still the same command
-    answer = local.request("POST", deposit_path(account), body)
+    answer = local.client.request("POST", deposit_path(account), body)
     assert answer.status == 201, answer.raw
 
 
@@ -133,9 +143,9 @@ def test_a_body_of_exactly_16_kib_is_accepted(local: LocalProcess, account: str)
     ],
 )
 def test_malformed_and_deeply_nested_json_is_refused(
-    local: LocalProcess, account: str, body: bytes, status: int, code: str
+    local: LocalRunner, account: str, body: bytes, status: int, code: str
 ) -> None:
-    refused(local.request("POST", deposit_path(account), body), status, code)
+    refused(local.client.request("POST", deposit_path(account), body), status, code)
 
 
 # ---------------------------------------------------------------------------- unicode
@@ -183,15 +193,15 @@ def test_malformed_and_deeply_nested_json_is_refused(
     ],
 )
 def test_unicode_that_cannot_be_stored_faithfully_is_refused(
-    local: LocalProcess, body: bytes, status: int, code: str
+    local: LocalRunner, body: bytes, status: int, code: str
 ) -> None:
-    refused(local.request("POST", "/accounts", body), status, code)
+    refused(local.client.request("POST", "/accounts", body), status, code)
 
 
 @pytest.mark.usefixtures("nothing_written")
-def test_a_nul_in_a_reference_is_refused(local: LocalProcess, account: str) -> None:
+def test_a_nul_in_a_reference_is_refused(local: LocalRunner, account: str) -> None:
     body = {"amount": "1.00", "reference": "rent\u0000"}
-    refused(local.request("POST", deposit_path(account), body), 422, "validation_error")
+    refused(local.client.request("POST", deposit_path(account), body), 422, "validation_error")
 
 
 ODD_BUT_VALID_OWNERS = {
@@ -205,15 +215,15 @@ ODD_BUT_VALID_OWNERS = {
 }
 
 
-def test_odd_but_valid_owners_are_stored_and_read_back_exactly(local: LocalProcess) -> None:
+def test_odd_but_valid_owners_are_stored_and_read_back_exactly(local: LocalRunner) -> None:
     """No normalisation anywhere: what the command took is what the read model gives back,
     and the owner filter matches code points exactly (NFD and NFC are two owners)."""
     opened = {name: local.open_account(owner) for name, owner in ODD_BUT_VALID_OWNERS.items()}
     local.settle()
     for name, owner in ODD_BUT_VALID_OWNERS.items():
-        stored = local.request("GET", f"/accounts/{opened[name]}").body
+        stored = local.client.request("GET", f"/accounts/{opened[name]}").body
         assert stored["owner"] == owner, name
-        page = local.request("GET", f"/accounts?owner={quote(owner, safe='')}").body
+        page = local.client.request("GET", f"/accounts?owner={quote(owner, safe='')}").body
         assert [item["account_id"] for item in page["items"]] == [opened[name]], name
 
 
@@ -255,21 +265,21 @@ NOT_AMOUNTS = [
 @pytest.mark.usefixtures("nothing_written")
 @pytest.mark.parametrize("operation", ["deposits", "withdrawals"])
 def test_numbers_that_are_not_an_amount_are_refused(
-    local: LocalProcess, account: str, operation: str
+    local: LocalRunner, account: str, operation: str
 ) -> None:
     for amount, status, code in NOT_AMOUNTS:
         body = f'{{"amount": {amount}}}'.encode()
-        answer = local.request("POST", f"/accounts/{account}/{operation}", body)
+        answer = local.client.request("POST", f"/accounts/{account}/{operation}", body)
         assert (answer.status, answer.code) == (status, code), amount[:40]
         assert answer.is_problem
 
 
-def test_the_largest_amount_is_exact_end_to_end(local: LocalProcess) -> None:
+def test_the_largest_amount_is_exact_end_to_end(local: LocalRunner) -> None:
     opened = local.open_account("Rich")
-    answer = local.request("POST", deposit_path(opened), b'{"amount": 999999999999.99}')
+    answer = local.client.request("POST", deposit_path(opened), b'{"amount": 999999999999.99}')
     assert answer.status == 201, answer.raw
     local.settle()
-    assert local.request("GET", f"/accounts/{opened}").body["balance"] == "999999999999.99"
+    assert local.client.request("GET", f"/accounts/{opened}").body["balance"] == "999999999999.99"
 
 
 # ---------------------------------------------------------------------------- malformed ids
@@ -302,10 +312,10 @@ MALFORMED_IDS = {
     ids=["deposit", "withdraw", "close", "get", "transactions"],
 )
 def test_a_malformed_account_id_is_404_account_not_found(
-    local: LocalProcess, method: str, template: str, body: Any
+    local: LocalRunner, method: str, template: str, body: Any
 ) -> None:
     for name, segment in MALFORMED_IDS.items():
-        answer = local.request(method, template.format(quote(segment, safe="%")), body)
+        answer = local.client.request(method, template.format(quote(segment, safe="%")), body)
         assert (answer.status, answer.code) == (404, "account_not_found"), name
         assert answer.is_problem
 
@@ -322,11 +332,11 @@ def test_a_malformed_account_id_is_404_account_not_found(
     ],
 )
 def test_an_empty_or_extra_path_segment_is_404_not_found(
-    local: LocalProcess, method: str, path: str
+    local: LocalRunner, method: str, path: str
 ) -> None:
     # No account is named, so the closest code is the unknown route's: not_found (404).
     refused(
-        local.request(method, path, {"amount": "1.00"} if method == "POST" else None),
+        local.client.request(method, path, {"amount": "1.00"} if method == "POST" else None),
         404,
         "not_found",
     )
@@ -338,20 +348,20 @@ def test_an_empty_or_extra_path_segment_is_404_not_found(
     [b"/accounts/\xff\xfe/deposits", b"/accounts/\x00/deposits", b"/accounts/\x1b/deposits"],
     ids=["raw-invalid-utf8", "raw-nul", "raw-escape"],
 )
-def test_raw_bytes_in_the_path_are_404_account_not_found(local: LocalProcess, path: bytes) -> None:
+def test_raw_bytes_in_the_path_are_404_account_not_found(local: LocalRunner, path: bytes) -> None:
     answer = local.send_raw(raw_request(b"POST", path, b'{"amount": "1.00"}'))
     refused(answer, 404, "account_not_found")
 
 
 @pytest.mark.usefixtures("nothing_written")
-def test_whitespace_in_the_path_is_a_400_from_the_http_parser(local: LocalProcess) -> None:
+def test_whitespace_in_the_path_is_a_400_from_the_http_parser(local: LocalRunner) -> None:
     # The request line no longer has three parts; the server refuses it before any routing.
     answer = local.send_raw(raw_request(b"POST", b"/accounts/a\tb c/deposits", b"{}"))
     assert answer.status == 400
 
 
 @pytest.mark.usefixtures("nothing_written")
-def test_a_request_line_longer_than_the_server_reads_is_414(local: LocalProcess) -> None:
+def test_a_request_line_longer_than_the_server_reads_is_414(local: LocalRunner) -> None:
     answer = local.send_raw(raw_request(b"GET", b"/accounts/" + b"a" * 70_000))
     assert answer.status == 414
 
@@ -379,40 +389,42 @@ INVALID_LIST_QUERIES = [
 
 
 @pytest.mark.usefixtures("nothing_written")
-def test_invalid_list_parameters_are_422_validation_error(local: LocalProcess) -> None:
+def test_invalid_list_parameters_are_422_validation_error(local: LocalRunner) -> None:
     for query in INVALID_LIST_QUERIES:
-        answer = local.request("GET", f"/accounts?{query}")
+        answer = local.client.request("GET", f"/accounts?{query}")
         assert (answer.status, answer.code) == (422, "validation_error"), query[:40]
         assert answer.is_problem
 
 
 @pytest.mark.usefixtures("nothing_written")
 def test_invalid_transaction_list_parameters_are_422_validation_error(
-    local: LocalProcess, account: str
+    local: LocalRunner, account: str
 ) -> None:
     for query in ("limit=0", "limit=abc", "cursor=" + quote(SQL), "cursor=1", "cursor=%FF"):
-        answer = local.request("GET", f"/accounts/{account}/transactions?{query}")
+        answer = local.client.request("GET", f"/accounts/{account}/transactions?{query}")
         assert (answer.status, answer.code) == (422, "validation_error"), query
 
 
-def test_a_cursor_of_one_filter_cannot_page_another(local: LocalProcess) -> None:
+def test_a_cursor_of_one_filter_cannot_page_another(local: LocalRunner) -> None:
     for owner in ("Cursor", "Cursor"):
         local.open_account(owner)
     local.settle()
-    first = local.request("GET", "/accounts?owner=Cursor&limit=1").body
+    first = local.client.request("GET", "/accounts?owner=Cursor&limit=1").body
     assert first["next_cursor"] is not None
     other = f"/accounts?owner=Target&limit=1&cursor={first['next_cursor']}"
-    refused(local.request("GET", other), 422, "validation_error")
+    refused(local.client.request("GET", other), 422, "validation_error")
     tampered = first["next_cursor"][:-2] + ("AA" if first["next_cursor"][-2:] != "AA" else "BB")
     refused(
-        local.request("GET", f"/accounts?owner=Cursor&cursor={tampered}"), 422, "validation_error"
+        local.client.request("GET", f"/accounts?owner=Cursor&cursor={tampered}"),
+        422,
+        "validation_error",
     )
 
 
 @pytest.mark.usefixtures("nothing_written")
-def test_sql_in_the_owner_filter_is_only_text(local: LocalProcess) -> None:
+def test_sql_in_the_owner_filter_is_only_text(local: LocalRunner) -> None:
     for text in ("' OR '1'='1", "%", "_", "*", "Target' --", "\\"):
-        answer = local.request("GET", f"/accounts?owner={quote(text, safe='')}")
+        answer = local.client.request("GET", f"/accounts?owner={quote(text, safe='')}")
         assert answer.status == 200, text
         assert answer.body["items"] == [], text  # no owner is named like that
 
@@ -436,7 +448,7 @@ MALFORMED_COMMAND_HEADERS = {
 
 @pytest.mark.usefixtures("nothing_written")
 def test_malformed_command_headers_are_422_validation_error(
-    local: LocalProcess, account: str
+    local: LocalRunner, account: str
 ) -> None:
     path = deposit_path(account).encode()
     for case, (name, value) in MALFORMED_COMMAND_HEADERS.items():
@@ -447,7 +459,7 @@ def test_malformed_command_headers_are_422_validation_error(
 
 
 @pytest.mark.usefixtures("nothing_written")
-def test_a_bare_cr_cannot_smuggle_a_second_header(local: LocalProcess, account: str) -> None:
+def test_a_bare_cr_cannot_smuggle_a_second_header(local: LocalRunner, account: str) -> None:
     # Parsed leniently this is "Idempotency-Key: a" plus "If-Match: *"; the gateway refuses it.
     headers = ((b"Idempotency-Key", b"a\rIf-Match: *"),)
     answer = local.send_raw(raw_request(b"POST", deposit_path(account).encode(), b"{}", headers))
@@ -467,7 +479,7 @@ def test_a_bare_cr_cannot_smuggle_a_second_header(local: LocalProcess, account: 
     ids=["length-not-a-number", "length-negative", "length-conflicting", "chunked"],
 )
 def test_requests_the_gateway_cannot_frame_are_refused(
-    local: LocalProcess, account: str, headers: tuple[tuple[bytes, bytes], ...], status: int
+    local: LocalRunner, account: str, headers: tuple[tuple[bytes, bytes], ...], status: int
 ) -> None:
     request = raw_request(
         b"POST",
@@ -489,7 +501,7 @@ def test_requests_the_gateway_cannot_frame_are_refused(
     ids=["one-70KB-header", "101-headers"],
 )
 def test_oversized_headers_are_431(
-    local: LocalProcess, account: str, headers: tuple[tuple[bytes, bytes], ...]
+    local: LocalRunner, account: str, headers: tuple[tuple[bytes, bytes], ...]
 ) -> None:
     path = deposit_path(account).encode()
     answer = local.send_raw(raw_request(b"POST", path, b'{"amount": "1.00"}', headers))
@@ -497,7 +509,7 @@ def test_oversized_headers_are_431(
 
 
 @pytest.mark.usefixtures("nothing_written")
-def test_repeated_if_match_headers_are_one_list(local: LocalProcess, account: str) -> None:
+def test_repeated_if_match_headers_are_one_list(local: LocalRunner, account: str) -> None:
     # Joined with a comma as API Gateway joins repeated headers: neither tag is the version.
     headers = ((b"If-Match", b'"7"'), (b"If-Match", b'"8"'))
     answer = local.send_raw(
@@ -506,7 +518,7 @@ def test_repeated_if_match_headers_are_one_list(local: LocalProcess, account: st
     refused(answer, 412, "version_mismatch")
 
 
-def test_repeated_idempotency_keys_are_one_key_and_replay(local: LocalProcess) -> None:
+def test_repeated_idempotency_keys_are_one_key_and_replay(local: LocalRunner) -> None:
     """Two Idempotency-Key fields arrive joined ("k1,k2", as API Gateway joins them): one key,
     recorded once, its retry replayed; neither "k1" nor "k2" alone is taken by it."""
     target = local.open_account("Keys")
@@ -519,37 +531,38 @@ def test_repeated_idempotency_keys_are_one_key_and_replay(local: LocalProcess) -
     assert again.headers["idempotent-replayed"] == "true"
     assert json.loads(again.raw) == json.loads(first.raw)
     assert local.events_in_store() == before + 1
-    single = local.request(
+    single = local.client.request(
         "POST", deposit_path(target), {"amount": "1.00"}, {"Idempotency-Key": "dup-k1"}
     )
     assert single.status == 201
     assert "idempotent-replayed" not in single.headers
 
 
-def test_sql_text_in_a_reference_and_a_key_is_stored_as_text(local: LocalProcess) -> None:
+def test_sql_text_in_a_reference_and_a_key_is_stored_as_text(local: LocalRunner) -> None:
     target = local.open_account("Refs")
     headers = {"Idempotency-Key": SQL}
-    answer = local.request(
+    answer = local.client.request(
         "POST", deposit_path(target), {"amount": "2.00", "reference": SQL}, headers
     )
     assert answer.status == 201, answer.raw
-    replay = local.request(
+    replay = local.client.request(
         "POST", deposit_path(target), {"amount": "2.00", "reference": SQL}, headers
     )
     assert replay.headers["idempotent-replayed"] == "true"
 
     def recorded() -> bool:
-        page = local.request("GET", f"/accounts/{target}/transactions").body
-        return page is not None and [item["reference"] for item in page.get("items", [])] == [SQL]
+        page = local.client.request("GET", f"/accounts/{target}/transactions").body
+        items = page.get("items", []) if isinstance(page, dict) else []
+        return [item["reference"] for item in items] == [SQL]
 
-    local.wait_until(recorded)
-    assert local.request("GET", f"/accounts/{target}").body["balance"] == "2.00"
+    wait_for(recorded, "the deposit is in the transactions read model", RECORDED_TIMEOUT_SECONDS)
+    assert local.client.request("GET", f"/accounts/{target}").body["balance"] == "2.00"
 
 
 @pytest.mark.usefixtures("nothing_written")
-def test_methods_no_route_takes_are_404_from_the_gateway(local: LocalProcess, account: str) -> None:
+def test_methods_no_route_takes_are_404_from_the_gateway(local: LocalRunner, account: str) -> None:
     # API Gateway answers a method no route has with 404 {"message": "Not Found"}, not 405.
     for method in ("PUT", "PATCH", "OPTIONS", "TRACE", "HEAD", "FOO"):
         for path in ("/accounts", f"/accounts/{account}", deposit_path(account)):
-            answer = local.request(method, path, {"amount": "1.00"})
+            answer = local.client.request(method, path, {"amount": "1.00"})
             assert answer.status == 404, f"{method} {path}"

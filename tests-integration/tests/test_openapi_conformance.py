@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from tests_integration.local_process import LocalProcess, running_platform_local
+from tests_integration.local_runner import LocalRunner, running_platform_local
 
 pytestmark = [pytest.mark.subprocess, pytest.mark.slow]
 
@@ -67,18 +67,18 @@ CONFIG: Final = {
 
 
 @pytest.fixture(scope="module")
-def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProcess]:
-    with running_platform_local(tmp_path_factory.mktemp("conformance")) as process:
-        yield process
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRunner]:
+    with running_platform_local(tmp_path_factory.mktemp("conformance")) as runner:
+        yield runner
 
 
-def load(local: LocalProcess, document: str) -> Any:
+def load(local: LocalRunner, document: str) -> Any:
     config = schemathesis.Config.from_dict({**CONFIG, "base-url": local.url})
     return schemathesis.openapi.from_url(local.url + DOCUMENTS[document], config=config)
 
 
 @pytest.fixture(scope="module")
-def schemas(local: LocalProcess) -> dict[str, Any]:
+def schemas(local: LocalRunner) -> dict[str, Any]:
     return {document: load(local, document) for document in DOCUMENTS}
 
 

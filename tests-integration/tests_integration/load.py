@@ -45,18 +45,18 @@ from command_api.http.requests import IDEMPOTENCY_KEY, MAX_BODY_BYTES
 
 from platform_events import EventEnvelope
 from tests_integration.local_runner import (
+    ACCOUNTS_PATH,
     HttpClient,
     Response,
     percentile,
     projections_settled,
+    runner_status,
     running_platform_local,
     store_events,
     wait_for,
 )
 from tests_integration.reference import account_balances, account_transactions
 
-ACCOUNTS_PATH: Final = "/accounts"
-STATUS_PATH: Final = "/_local/status"
 CURRENCY: Final = "EUR"
 INVALID_SHARE: Final = 0.2
 SHARED_ACCOUNTS: Final = 3
@@ -698,9 +698,8 @@ def _all_events(url: str) -> list[dict[str, Any]]:
 
 
 def _dlq(http: HttpClient) -> list[str]:
-    status = http.request("GET", STATUS_PATH).body
     problems = []
-    for projection in status["projections"]:
+    for projection in runner_status(http)["projections"]:
         for queue, depth in projection["queues"].items():
             if queue.endswith("dlq") and (depth["visible"] or depth["in_flight"]):
                 problems.append(f"{projection['name']} {queue}: {depth}")
@@ -900,7 +899,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if options.url:
             url, database = options.url.rstrip("/"), "whatever the running server uses"
         else:
-            runner = stack.enter_context(running_platform_local(options.database_url))
+            runner = stack.enter_context(running_platform_local(database_url=options.database_url))
             url, database = runner.url, runner.database
             print(f"platform-local ready in {runner.startup_seconds:.1f} s at {url}", flush=True)
         run = run_load(url, options.commands, options.clients, options.seed, options.invalid_share)
