@@ -59,6 +59,7 @@ from uuid import UUID
 
 import boto3
 from moto import mock_aws
+from platform_local.cli import MAX_PROGRESS_INTERVAL
 from platform_local.pollers import PollerThreads, SqsEventSource, invoke
 from platform_local.projections import KNOWN, LocalProjection
 from platform_projections.generations import read_generations
@@ -536,7 +537,10 @@ def replay_with_runner(history: History, database_url: str) -> RunnerTiming:
                 projections=(PROJECTION,),
             )
         )
-        system.start()
+        # The in-process functions flush their metrics (CloudWatch EMF lines) to stdout, as in
+        # Lambda; here they would bury the tables.
+        with contextlib.redirect_stdout(io.StringIO()):
+            system.start()
         try:
             assert system.platform is not None
             table = dynamodb_backends[local_aws.DEFAULT_ACCOUNT_ID][local_aws.REGION].tables[
@@ -555,7 +559,7 @@ def replay_with_runner(history: History, database_url: str) -> RunnerTiming:
                 name=PROJECTION, url=f"http://127.0.0.1:{system.port}", interval=CLI_INTERVAL
             )
             started_wall = time.time()
-            with stopwatch() as elapsed:
+            with stopwatch() as elapsed, contextlib.redirect_stdout(io.StringIO()):
                 code = replay_command(options, io.StringIO())
             if code != 0:
                 msg = f"platform-local replay {PROJECTION} exited {code}"
@@ -695,8 +699,8 @@ def _run(events: int, per_account: int, *, smoke: bool) -> Iterator[Table]:
         f"{as_is_events:,} events.",
         f"'execution succeeded' adds the drain ({DRAIN_POLL_SECONDS} s polls, two empty in a "
         "row) and enabling the live mapping; (b) is a blue/green rebuild (begin, pages, "
-        "promote, each drained) followed by the command's progress reads every "
-        f"{CLI_INTERVAL} s.",
+        "promote, each drained) followed by the command's progress reads (first after "
+        f"{CLI_INTERVAL} s, backing off to {MAX_PROGRESS_INTERVAL:g} s).",
         "model = fold: every account's row in the active generation equals the in-memory fold.",
     ]
     if smoke:
