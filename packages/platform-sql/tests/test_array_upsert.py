@@ -1,9 +1,10 @@
-"""ArrayUpsert on Postgres: many rows as one statement (arrays through unnest), guards and column
-types as the executemany upsert has them, and two upserts sent as one statement."""
+"""ArrayUpsert on Postgres: many rows as one statement (one JSON parameter through
+json_to_recordset), guards and column types as the executemany upsert has them, and two upserts
+sent as one statement."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -91,6 +92,32 @@ def test_each_value_passes_its_column_type_checks(engine):
     with pytest.raises(StatementError, match="decimal places"), engine.begin() as connection:
         connection.execute(upsert.statement, bound.parameters)
     assert content(engine, balances) == {}
+
+
+def test_values_arrive_exact_whatever_their_size_zone_or_characters(engine):
+    # Wider than a binary float holds: a float anywhere on the way would lose the last cents.
+    wide = Decimal("123456789012345678.99")
+    local = datetime(2026, 1, 1, 3, 30, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    awkward = 'é "quoted" {braces}, commas\\ and \n lines'
+    upsert = guarded(balances, "b_")
+    rows = [
+        {"key": awkward, "amount": wide, "at": local, "version": 1},
+        {"key": "min", "amount": -wide, "at": None, "version": 1},
+    ]
+    with engine.begin() as connection:
+        connection.execute(upsert.statement, upsert.bind(rows).parameters)
+    assert content(engine, balances) == {
+        awkward: (wide, datetime(2026, 1, 1, 22, 0, tzinfo=UTC) - timedelta(days=1), 1),
+        "min": (-wide, None, 1),
+    }
+
+
+def test_a_value_no_column_type_can_encode_is_refused(engine):
+    upsert = guarded(marks, "m_")
+    bound = upsert.bind([{"key": "a", "version": object()}])
+    with pytest.raises(StatementError, match="cannot travel"), engine.begin() as connection:
+        connection.execute(upsert.statement, bound.parameters)
+    assert content(engine, marks) == {}
 
 
 def test_two_upserts_are_one_statement_and_both_apply(engine):

@@ -171,17 +171,17 @@ def bound_positions(
 ) -> BoundUpsert:
     """Postgres: :func:`save_positions` as one upsert with its values, to be sent in one statement
     with the states' (:func:`platform_sql.execute_together`)."""
-    streams = sorted(reached)
-    upsert_positions = _array_upsert(table)
-    return BoundUpsert(
-        upsert_positions.statement,
-        {
-            f"{POSITIONS_PREFIX}{GENERATION}": [generation] * len(streams),
-            f"{POSITIONS_PREFIX}stream_id": streams,
-            f"{POSITIONS_PREFIX}version": [reached[stream][0] for stream in streams],
-            f"{POSITIONS_PREFIX}occurred_at": [reached[stream][1] for stream in streams],
-            f"{POSITIONS_PREFIX}updated_at": [now] * len(streams),
-        },
+    return _array_upsert(table).bind(
+        [
+            {
+                GENERATION: generation,
+                "stream_id": stream,
+                "version": reached[stream][0],
+                "occurred_at": reached[stream][1],
+                "updated_at": now,
+            }
+            for stream in sorted(reached)
+        ]
     )
 
 
