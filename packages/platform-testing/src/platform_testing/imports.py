@@ -94,3 +94,26 @@ def handler_module(handler: str) -> str:
         msg = f"not a handler setting (module.function): {handler!r}"
         raise ValueError(msg)
     return module
+
+
+REPLAY_MACHINERY: Final = frozenset(
+    {"platform_replay.definition", "platform_replay.progress", "platform_replay.cli"}
+)
+"""The state machine's definition and the progress reader: the replay's, not a projection
+function's (it applies control messages, ``platform_replay.control``, only)."""
+
+
+def assert_projection_function_imports(package: str, handler: str, migration_handler: str) -> None:
+    """What every projection service's two functions may load at a cold start: their own package,
+    no tooling, tests, tracing or replay machinery; the projection function not the migration
+    entry point; the collector back on with the import's objects frozen."""
+    for name in (handler, migration_handler):
+        state = after_import(handler_module(name))
+        assert package in state.packages, name
+        assert state.packages.isdisjoint(NEVER_AT_RUNTIME), name
+        assert state.modules.isdisjoint(REPLAY_MACHINERY), name
+        assert state.collecting, f"{name}: the garbage collector is still paused"
+        assert state.frozen > 0, f"{name}: nothing the import made was frozen"
+        if name == handler:
+            assert "platform_projections.migration_entry" not in state.modules
+            assert "argparse" not in state.modules
