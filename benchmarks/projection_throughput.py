@@ -67,7 +67,7 @@ from platform_events import (
     layout,
     replay_page_body,
 )
-from platform_testing.lambda_events import sqs_record
+from platform_testing.lambda_events import LambdaContext, sqs_record
 from platform_testing.postgres import TEST_DATABASE_URL, throwaway_database
 
 FULL: Final = (20_000, 1_000)
@@ -92,17 +92,6 @@ FIFO_BUDGET: Final = 5.0
 """The FIFO handler path is at least this many times faster than the naive path."""
 REPLAY_BUDGET: Final = 3.0
 """The replay-sized handler path takes at most this many times the floor's time."""
-
-
-@dataclass(frozen=True)
-class LambdaContext:
-    """The parts of Lambda's context object that powertools reads."""
-
-    function_name: str = SERVICE_NAME
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = f"arn:aws:lambda:eu-west-1:123456789012:function:{SERVICE_NAME}"
-    aws_request_id: str = "benchmark"
 
 
 # ---------------------------------------------------------------------------------- workload
@@ -362,7 +351,7 @@ def handler_path(
         EVENT_STORE_TABLE_ENV: EVENT_STORE_TABLE,
         PROJECTION_SCHEMA_ENV: schema,
     }
-    context = LambdaContext()
+    context = LambdaContext(SERVICE_NAME, memory_limit_in_mb=512)
     with _quiet(), _lambda_environment(), mock_aws():
         projector: Projector[Account] = build_projector(environ)
         try:

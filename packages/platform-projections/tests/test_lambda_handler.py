@@ -4,21 +4,13 @@ import io
 import json
 import logging
 import uuid
-from dataclasses import dataclass
 
 import pytest
 from aws_lambda_powertools import Logger
 from platform_projections import Projector
 from platform_projections.lambda_handler import make_lambda_handler
 
-
-@dataclass
-class Context:
-    function_name: str = "ledger"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:ledger"
-    aws_request_id: str = "request-1"
+from platform_testing.lambda_events import LambdaContext
 
 
 def emf_documents(output: str) -> list[dict]:
@@ -39,8 +31,8 @@ def test_the_handler_answers_batch_item_failures_and_publishes_metrics(
     records = [record(e, message_id=f"m{e.version}") for e in events]
     bad = garbage("another-group")
 
-    answer = handler({"Records": [*records, bad]}, Context())
-    handler({"Records": records[:1]}, Context())
+    answer = handler({"Records": [*records, bad]}, LambdaContext("ledger"))
+    handler({"Records": records[:1]}, LambdaContext("ledger"))
 
     assert answer == {"batchItemFailures": [{"itemIdentifier": bad["messageId"]}]}
     assert builds == [1]  # one projector (engine, clients) per container
@@ -66,7 +58,7 @@ def test_every_stopped_group_is_logged_with_its_message_and_event_ids(
         lambda: Projector(ledger, sqlite_engine, store), projection="ledger", logger=logger
     )
 
-    handler({"Records": [*[record(e) for e in events], bad]}, Context())
+    handler({"Records": [*[record(e) for e in events], bad]}, LambdaContext("ledger"))
 
     lines = [json.loads(line) for line in output.getvalue().splitlines()]
     stopped = [line for line in lines if line["message"] == "projection stopped a message group"]
@@ -92,7 +84,7 @@ def test_a_batch_that_fails_as_a_whole_is_logged_counted_and_raised(
     handler = make_lambda_handler(Broken, projection="ledger", logger=logger)
 
     with pytest.raises(RuntimeError, match="unreachable"):
-        handler({"Records": [record(history()[0])]}, Context())
+        handler({"Records": [record(history()[0])]}, LambdaContext("ledger"))
 
     assert emf_documents(capsys.readouterr().out)[0]["BatchesFailed"] == [1.0]
     assert "batch failed as a whole" in output.getvalue()

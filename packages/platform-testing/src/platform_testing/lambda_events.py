@@ -4,9 +4,30 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from platform_events import EventEnvelope, sqs_batch_entry
+
+ACCOUNT_ID = "123456789012"
+REGION = "eu-west-1"
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    """The parts of Lambda's context object that powertools reads, for invoking a handler."""
+
+    function_name: str
+    memory_limit_in_mb: int = 256
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
 
 
 def sqs_record(

@@ -26,6 +26,7 @@ import account_events  # noqa: F401 - registers the account event types
 from platform_events import EventEnvelope
 from platform_events.dynamodb import from_dynamodb_json
 from platform_events.layout import Attr, ItemKind, event_store_key_schema
+from platform_testing.lambda_events import LambdaContext
 
 EVENTS = Path(__file__).parent / "events"
 TABLE = "event-store-test"
@@ -56,15 +57,6 @@ class SequentialIds:
     def __call__(self) -> UUID:
         with self._lock:
             return UUID(int=next(self._counter))
-
-
-@dataclass(frozen=True)
-class LambdaContext:
-    function_name: str = "command-api"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:command-api"
-    aws_request_id: str = "5d4a3b2c-1e0f-4a9b-8c7d-6e5f4a3b2c1d"
 
 
 @dataclass(frozen=True)
@@ -130,7 +122,7 @@ class HttpApi:
         return event
 
     def send(self, event: Mapping[str, Any]) -> Answer:
-        raw = self.handler(event, LambdaContext())
+        raw = self.handler(event, LambdaContext("command-api", memory_limit_in_mb=512))
         headers = raw.get("headers") or {}
         body = raw.get("body") or ""
         return Answer(raw["statusCode"], headers, json.loads(body) if body else None, raw)

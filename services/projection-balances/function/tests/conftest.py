@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -24,20 +23,9 @@ from sqlalchemy.engine import URL
 import account_events  # noqa: F401 - registers the event types
 from account_events import AccountClosed, AccountOpened, MoneyDeposited, MoneyWithdrawn
 from platform_events import EventEnvelope, default_registry
-from platform_testing.lambda_events import sqs_record
+from platform_testing.lambda_events import LambdaContext, sqs_record
 
 START = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
-
-
-@dataclass
-class Context:
-    """The parts of Lambda's context object that powertools reads."""
-
-    function_name: str = "projection-balances"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:balances"
-    aws_request_id: str = "request"
 
 
 def _migrated(url: str, **config: Any) -> Engine:
@@ -125,8 +113,8 @@ def record() -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
-def context() -> Context:
-    return Context()
+def context() -> LambdaContext:
+    return LambdaContext("projection-balances")
 
 
 def reference_fold(events: Sequence[EventEnvelope]) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +32,8 @@ from query_api.cursors import CursorSigner
 from query_api.database import query_engine
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
+
+from platform_testing.lambda_events import LambdaContext
 
 SIGNING_KEY = b"k" * 32
 T0 = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
@@ -200,14 +202,6 @@ class Answer:
         return dict(document)
 
 
-@dataclass
-class LambdaContextStub:
-    function_name: str = "query-api"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:query-api"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-
 def http_event(
     path: str,
     query: Sequence[tuple[str, str]] | Mapping[str, str] = (),
@@ -273,7 +267,9 @@ def get(app: APIGatewayHttpResolver) -> Get:
         headers: Mapping[str, str] | None = None,
         method: str = "GET",
     ) -> Answer:
-        return answer_of(app.resolve(http_event(path, query, headers, method), LambdaContextStub()))
+        return answer_of(
+            app.resolve(http_event(path, query, headers, method), LambdaContext("query-api"))
+        )
 
     return call
 
@@ -314,5 +310,5 @@ def make_event() -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
-def lambda_context() -> LambdaContextStub:
-    return LambdaContextStub()
+def lambda_context() -> LambdaContext:
+    return LambdaContext("query-api")

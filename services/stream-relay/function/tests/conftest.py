@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -27,6 +27,7 @@ from platform_events import (
     layout,
 )
 from platform_events.dynamodb import to_dynamodb_json
+from platform_testing.lambda_events import LambdaContext
 
 # The contract's names, written out: the relay is domain-neutral and imports no domain package.
 ACCOUNT = "Account"
@@ -299,17 +300,9 @@ def relay(bus: Bus, faulty_sns: FaultySns) -> Relay:
     return build_relay(RelaySettings(bus_topic_arn=bus.topic_arn), sns_client=faulty_sns)
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "stream-relay"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:stream-relay"
-    aws_request_id: str = field(default_factory=lambda: str(uuid4()))
-
-
 @pytest.fixture
-def lambda_context() -> FakeLambdaContext:
-    return FakeLambdaContext()
+def lambda_context() -> LambdaContext:
+    return LambdaContext("stream-relay")
 
 
 @pytest.fixture
